@@ -1,0 +1,22 @@
+import type { Handler, Handlers } from '../bus/consumer.js';
+import { eventTypes, type EventType } from '../events/catalogue.js';
+
+/** Audit log: every event of every stream, with its envelope, for the admin timeline and logs. */
+export function auditHandlers(): Handlers {
+  const record: Handler<EventType> = async (event, { trx }) => {
+    await trx
+      .insertInto('audit.entries')
+      .values({
+        at: new Date(event.occurredAt),
+        type: event.type,
+        actor: event.type === 'ConfigChanged' ? event.data.actor : 'system',
+        booking_id: event.bookingId,
+        correlation_id: event.correlationId,
+        event_id: event.eventId,
+        data: JSON.stringify({ causationId: event.causationId, version: event.version, ...event.data }),
+      })
+      .onConflict((conflict) => conflict.column('event_id').doNothing())
+      .execute();
+  };
+  return Object.fromEntries(eventTypes.map((type) => [type, record])) as Handlers;
+}

@@ -1,0 +1,126 @@
+import type { BookingStatus } from '../db/schema.js';
+import type { Event, EventData, EventType } from '../events/catalogue.js';
+
+/**
+ * The booking participant's state machine, pure: given the saga state and an event (in any order,
+ * any number of times), what changes and what to emit. It never moves a booking backwards.
+ */
+export interface SagaState {
+  status: BookingStatus;
+  compensating: boolean;
+  quotaOutcome: 'reserved' | 'skipped' | 'rejected' | null;
+  quotaReleased: boolean;
+  reference: string;
+  patient: { name: string; email: string };
+  finalPaise: number | null;
+  /** Why the booking is compensating or ended. */
+  reason: string | null;
+}
+
+export type Emission = { [T in EventType]: { type: T; data: EventData<T> } }[EventType];
+
+export interface Decision {
+  state: SagaState;
+  emit: Emission[];
+}
+
+/**
+ * The saga's steps in order. Events the booking participant emits together (CompensationTriggered and
+ * BookingFailed) share a millisecond; timelines break such ties by this order, not by random event ids.
+ */
+export const SAGA_STEP_ORDER = [
+  'BookingRequested',
+  'PricingCalculated',
+  'DiscountQuotaReserved',
+  'DiscountQuotaSkipped',
+  'DiscountQuotaRejected',
+  'PaymentCompleted',
+  'PaymentFailed',
+  'CompensationTriggered',
+  'DiscountQuotaReleased',
+  'BookingConfirmed',
+  'BookingRejected',
+  'BookingFailed',
+  'PaymentRefunded',
+] as const satisfies readonly EventType[];
+
+export const QUOTA_REJECTED_REASON = 'Daily discount quota reached. Please try again tomorrow.';
+export const DEADLINE_REASON = 'The booking could not be completed in time. Any payment taken is refunded.';
+
+export type SagaInput =
+  | Event<
+      'DiscountQuotaReserved' | 'DiscountQuotaSkipped' | 'DiscountQuotaRejected' | 'DiscountQuotaReleased'
+    >
+  | Event<'PaymentCompleted' | 'PaymentFailed'>
+  | { type: 'DeadlinePassed' };
+
+export function decide(current: SagaState, input: SagaInput): Decision {
+  const state = { ...current };
+  const pending = state.status === 'PENDING';
+  switch (input.type) {
+    case 'DiscountQuotaReserved':
+    case 'DiscountQuotaSkipped':
+      state.quotaOutcome ??= input.type === 'DiscountQuotaReserved' ? 'reserved' : 'skipped';
+      state.finalPaise ??= input.data.pricing.finalPaise;
+      return settleCompensation(state);
+    case 'DiscountQuotaRejected':
+      state.quotaOutcome ??= 'rejected';
+      // Already compensating (its payment failed first): a rejection holds nothing, so it can fail now.
+      if (state.compensating) return settleCompensation(state);
+      if (!pending) return { state, emit: [] };
+      state.status = 'REJECTED';
+      state.reason = input.data.reason;
+      return { state, emit: [{ type: 'BookingRejected', data: { reason: input.data.reason } }] };
+    case 'DiscountQuotaReleased':
+      state.quotaReleased = true;
+      return settleCompensation(state);
+    case 'PaymentCompleted':
+      // A payment for a booking already failing is refunded by the payment participant.
+      if (!pending || state.compensating) return { state, emit: [] };
+      state.status = 'CONFIRMED';
+      return {
+        state,
+        emit: [
+          {
+            type: 'BookingConfirmed',
+            data: { reference: state.reference, finalPaise: input.data.amountPaise, patient: state.patient },
+          },
+        ],
+      };
+    case 'PaymentFailed': {
+      if (!pending || state.compensating) return { state, emit: [] };
+      state.compensating = true;
+      state.reason = `Payment failed: ${input.data.reason}`;
+      const trigger: Emission = {
+        type: 'CompensationTriggered',
+        data: { reason: state.reason, cause: 'payment_failed' },
+      };
+      const settled = settleCompensation(state);
+      return { ...settled, emit: [trigger, ...settled.emit] };
+    }
+    case 'DeadlinePassed': {
+      if (!pending) return { state, emit: [] };
+      // Past its deadline the patient is told at once; releases and refunds follow the trigger.
+      const emit: Emission[] = state.compensating
+        ? []
+        : [{ type: 'CompensationTriggered', data: { reason: DEADLINE_REASON, cause: 'deadline' } }];
+      state.compensating = true;
+      state.status = 'FAILED';
+      state.reason = DEADLINE_REASON;
+      return { state, emit: [...emit, { type: 'BookingFailed', data: { reason: DEADLINE_REASON } }] };
+    }
+  }
+}
+
+/** A compensating booking fails once nothing it reserved is still held. */
+function settleCompensation(state: SagaState): Decision {
+  if (state.status !== 'PENDING' || !state.compensating) return { state, emit: [] };
+  const nothingHeld =
+    state.quotaOutcome === 'skipped' ||
+    state.quotaOutcome === 'rejected' ||
+    (state.quotaOutcome === 'reserved' && state.quotaReleased);
+  if (!nothingHeld) return { state, emit: [] };
+  state.status = 'FAILED';
+  state.reason ??= 'The booking failed.';
+  return { state, emit: [{ type: 'BookingFailed', data: { reason: state.reason } }] };
+}

@@ -1,0 +1,282 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import { appendToOutbox } from '../bus/outbox.js';
+import type { Clock } from '../clock.js';
+import { serviceFitsPatient } from '../catalogue/service-rules.js';
+import type { Db, Trx } from '../db/database.js';
+import type { Booking, PatientGender } from '../db/schema.js';
+import { ConflictError, ValidationError } from '../errors.js';
+import { createEvent } from '../events/catalogue.js';
+import { SAGA_STEP_ORDER } from './booking-saga.js';
+import { generateReference } from './reference.js';
+
+export interface BookingRequest {
+  userId: string;
+  patient: { name: string; gender: PatientGender; dateOfBirth: string; phone: string; email: string };
+  serviceIds: string[];
+  idempotencyKey?: string | undefined;
+}
+
+export interface BookingAccepted {
+  id: string;
+  reference: string;
+  status: Booking['status'];
+  correlationId: string;
+}
+
+/**
+ * Accepts a booking: checks the services against the live catalogue, then writes the booking, its
+ * first timeline entry and `BookingRequested` in one transaction. The saga runs from there.
+ */
+export async function requestBooking(
+  db: Db,
+  request: BookingRequest,
+  options: { clock: Clock; deadlineMs: number },
+): Promise<{ booking: BookingAccepted; created: boolean }> {
+  const serviceIds = [...new Set(request.serviceIds)];
+  const requestHash = hashRequest({ ...request, serviceIds });
+  if (request.idempotencyKey) {
+    const existing = await findByIdempotencyKey(db, request.userId, request.idempotencyKey, requestHash);
+    if (existing) return { booking: existing, created: false };
+  }
+  const services = await db
+    .selectFrom('catalogue.services')
+    .select(['id', 'name', 'gender', 'active'])
+    .where('id', 'in', serviceIds)
+    .execute();
+  const byId = new Map(services.map((service) => [service.id, service]));
+  const problems = serviceIds.flatMap((id) => {
+    const service = byId.get(id);
+    if (!service || !service.active) return [{ serviceId: id, problem: 'This service is not offered.' }];
+    if (!serviceFitsPatient(service.gender, request.patient.gender)) {
+      return [{ serviceId: id, problem: `${service.name} is offered to ${service.gender} patients only.` }];
+    }
+    return [];
+  });
+  if (problems.length > 0) throw new ValidationError('Some chosen services cannot be booked.', problems, 422);
+
+  const now = options.clock.now();
+  const id = randomUUID();
+  const correlationId = randomUUID();
+  try {
+    return await db.transaction().execute(async (trx) => {
+      const reference = await unusedReference(trx);
+      await trx
+        .insertInto('booking.bookings')
+        .values({
+          id,
+          reference,
+          user_id: request.userId,
+          status: 'PENDING',
+          reason: null,
+          correlation_id: correlationId,
+          patient_name: request.patient.name,
+          patient_gender: request.patient.gender,
+          patient_date_of_birth: request.patient.dateOfBirth,
+          patient_phone: request.patient.phone,
+          patient_email: request.patient.email,
+          idempotency_key: request.idempotencyKey ?? null,
+          request_hash: requestHash,
+          quota_outcome: null,
+          base_paise: null,
+          discount_basis_points: null,
+          discount_paise: null,
+          final_paise: null,
+          discount_eligible: null,
+          discount_applied: null,
+          deadline_at: new Date(now.getTime() + options.deadlineMs),
+          created_at: now,
+          finished_at: null,
+        })
+        .execute();
+      await trx
+        .insertInto('booking.booking_services')
+        .values(
+          serviceIds.map((serviceId, position) => ({
+            booking_id: id,
+            position,
+            service_id: serviceId,
+            name: byId.get(serviceId)?.name ?? '',
+            price_paise: null,
+          })),
+        )
+        .execute();
+      const event = createEvent(
+        'BookingRequested',
+        { reference, userId: request.userId, patient: request.patient, serviceIds },
+        { bookingId: id, correlationId, causationId: null },
+        now,
+      );
+      await trx
+        .insertInto('booking.timeline')
+        .values({ booking_id: id, event_id: event.eventId, type: event.type, occurred_at: now })
+        .execute();
+      await appendToOutbox(trx, [event]);
+      return { booking: { id, reference, status: 'PENDING' as const, correlationId }, created: true };
+    });
+  } catch (error) {
+    // Two requests with one idempotency key raced: the loser answers with the winner's booking.
+    if (request.idempotencyKey && isUniqueViolation(error, 'bookings_user_id_idempotency_key_key')) {
+      const existing = await findByIdempotencyKey(db, request.userId, request.idempotencyKey, requestHash);
+      if (existing) return { booking: existing, created: false };
+    }
+    throw error;
+  }
+}
+
+async function findByIdempotencyKey(
+  db: Db,
+  userId: string,
+  key: string,
+  requestHash: string,
+): Promise<BookingAccepted | null> {
+  const existing = await db
+    .selectFrom('booking.bookings')
+    .select(['id', 'reference', 'status', 'correlation_id', 'request_hash'])
+    .where('user_id', '=', userId)
+    .where('idempotency_key', '=', key)
+    .executeTakeFirst();
+  if (!existing) return null;
+  if (existing.request_hash !== requestHash) {
+    throw new ConflictError(
+      'This Idempotency-Key was already used for a different booking.',
+      'idempotency_key_reused',
+    );
+  }
+  return {
+    id: existing.id,
+    reference: existing.reference,
+    status: existing.status,
+    correlationId: existing.correlation_id,
+  };
+}
+
+async function unusedReference(trx: Trx): Promise<string> {
+  for (;;) {
+    const reference = generateReference();
+    const taken = await trx
+      .selectFrom('booking.bookings')
+      .select('id')
+      .where('reference', '=', reference)
+      .executeTakeFirst();
+    if (!taken) return reference;
+  }
+}
+
+function hashRequest(request: BookingRequest): string {
+  const { patient, serviceIds } = request;
+  return createHash('sha256')
+    .update(JSON.stringify({ patient, serviceIds: [...serviceIds].sort() }))
+    .digest('hex');
+}
+
+function isUniqueViolation(error: unknown, constraint: string): boolean {
+  const pgError = error as { code?: string; constraint?: string };
+  return pgError.code === '23505' && pgError.constraint === constraint;
+}
+
+/** The booking as the API shows it (spec section 9). */
+export interface BookingView {
+  id: string;
+  reference: string;
+  status: Booking['status'];
+  reason: string | null;
+  correlationId: string;
+  createdAt: string;
+  patient: { name: string; gender: PatientGender; dateOfBirth: string };
+  services: { id: string; name: string; pricePaise: number | null }[];
+  pricing: {
+    basePaise: number;
+    discountPercent: number;
+    discountPaise: number;
+    finalPaise: number;
+    discountApplied: boolean;
+  } | null;
+  events: { type: string; occurredAt: string }[];
+}
+
+export async function getBookingViews(
+  db: Db,
+  filter: { ids?: string[]; userId?: string; status?: string; q?: string; limit?: number },
+): Promise<BookingView[]> {
+  let query = db
+    .selectFrom('booking.bookings')
+    .selectAll()
+    .orderBy('created_at', 'desc')
+    .orderBy('id')
+    .limit(filter.limit ?? 200);
+  if (filter.ids) query = query.where('id', 'in', filter.ids.length > 0 ? filter.ids : [randomUUID()]);
+  if (filter.userId) query = query.where('user_id', '=', filter.userId);
+  if (filter.status) query = query.where('status', '=', filter.status as Booking['status']);
+  if (filter.q) {
+    const like = `%${filter.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    query = query.where((eb) =>
+      eb.or([
+        eb('reference', 'ilike', like),
+        eb('patient_name', 'ilike', like),
+        eb('patient_email', 'ilike', like),
+        eb(sql<string>`correlation_id::text`, '=', filter.q as string),
+        eb(sql<string>`id::text`, '=', filter.q as string),
+      ]),
+    );
+  }
+  const bookings = await query.execute();
+  if (bookings.length === 0) return [];
+  const ids = bookings.map((booking) => booking.id);
+  const [lines, timeline] = await Promise.all([
+    db
+      .selectFrom('booking.booking_services')
+      .selectAll()
+      .where('booking_id', 'in', ids)
+      .orderBy('position')
+      .execute(),
+    db
+      .selectFrom('booking.timeline')
+      .selectAll()
+      .where('booking_id', 'in', ids)
+      .orderBy('occurred_at')
+      .orderBy(sql`array_position(${[...SAGA_STEP_ORDER]}::text[], type)`)
+      .orderBy('event_id')
+      .execute(),
+  ]);
+  return bookings.map((booking) => ({
+    id: booking.id,
+    reference: booking.reference,
+    status: booking.status,
+    reason: booking.reason,
+    correlationId: booking.correlation_id,
+    createdAt: booking.created_at.toISOString(),
+    patient: {
+      name: booking.patient_name,
+      gender: booking.patient_gender,
+      dateOfBirth: booking.patient_date_of_birth,
+    },
+    services: lines
+      .filter((line) => line.booking_id === booking.id)
+      .map((line) => ({ id: line.service_id, name: line.name, pricePaise: line.price_paise })),
+    pricing:
+      booking.final_paise === null || booking.base_paise === null
+        ? null
+        : {
+            basePaise: booking.base_paise,
+            discountPercent: (booking.discount_basis_points ?? 0) / 100,
+            discountPaise: booking.discount_paise ?? 0,
+            finalPaise: booking.final_paise,
+            discountApplied: booking.discount_applied ?? false,
+          },
+    events: timeline
+      .filter((entry) => entry.booking_id === booking.id)
+      .map((entry) => ({ type: entry.type, occurredAt: entry.occurred_at.toISOString() })),
+  }));
+}
+
+export async function getBookingView(db: Db, id: string): Promise<(BookingView & { userId: string }) | null> {
+  const owner = await db
+    .selectFrom('booking.bookings')
+    .select('user_id')
+    .where('id', '=', id)
+    .executeTakeFirst();
+  if (!owner) return null;
+  const [view] = await getBookingViews(db, { ids: [id] });
+  return view ? { ...view, userId: owner.user_id } : null;
+}

@@ -1,0 +1,610 @@
+import type { Redis } from 'ioredis';
+import type { Db, Trx } from '../db/database.js';
+import { runWithContext } from '../context.js';
+import {
+  catalogue,
+  followUp,
+  parseEvent,
+  type Event,
+  type EventData,
+  type EventType,
+} from '../events/catalogue.js';
+import { errorFields, logger } from '../logger.js';
+import type { BusHooks } from './hooks.js';
+import { appendToOutbox } from './outbox.js';
+import { DEAD_LETTER_STREAM, streamKey } from './redis.js';
+
+export interface HandlerContext {
+  trx: Trx;
+  /** Emits the next event of this saga (same booking and correlation id, caused by the event handled). */
+  emit<T extends EventType>(type: T, data: EventData<T>): Event<T>;
+}
+export type Handler<T extends EventType> = (event: Event<T>, context: HandlerContext) => Promise<void>;
+export type Handlers = { [T in EventType]?: Handler<T> };
+
+export interface ConsumerOptions {
+  db: Db;
+  /** Commands (ack, claim, dead letters); may be shared. */
+  redis: Redis;
+  /** XREADGROUP BLOCK holds a connection: this one is the consumer's own, and stop() disconnects it. */
+  blockingRedis: Redis;
+  prefix: string;
+  group: string;
+  consumer: string;
+  handlers: Handlers;
+  /** Entries read at once; as many are handled side by side (claims and retries come on top). */
+  batchSize?: number;
+  /**
+   * Handles each read batch in one transaction: one commit for many events, which multiplies what a
+   * consumer of quick handlers gets through. Only for handlers that do nothing but database work and
+   * wait on nothing: they share the batch's locks until its commit, and when one fails the batch rolls
+   * back and its entries are handled again one transaction each (retries and dead letters apply there).
+   */
+  transactionPerBatch?: boolean;
+  blockMs?: number;
+  claimIdleMs?: number;
+  maxDeliveries?: number;
+  /** Delay before the redelivery of an entry whose n-th delivery failed; capped at claimIdleMs / 2. */
+  backoffMs?: (deliveries: number) => number;
+  hooks?: BusHooks;
+  /** Called after a handler committed events to the outbox, to publish them at once. */
+  onEmitted?: () => void;
+}
+
+type Entry = { stream: string; id: string; fields: string[] };
+type RawEntry = [id: string, fields: string[] | null];
+type ReadReply = [key: string, entries: RawEntry[]][] | null;
+type PendingRow = [id: string, consumer: string, idleMs: number, deliveries: number];
+/** An entry whose event this group handles. */
+type Delivery = { entry: Entry; event: Event; handler: Handler<EventType>; raw: unknown };
+/** Done: acked or dead-lettered. Retry: left pending, to be claimed again after a backoff. */
+type Outcome = 'done' | 'retry';
+
+const defaultBackoff = (deliveries: number) => Math.min(100 * 4 ** (deliveries - 1), 5_000);
+/** Batches handled side by side with transactionPerBatch (each holds one pooled connection). */
+const BATCHES_IN_FLIGHT = 4;
+
+// Atomic, so a consumer that reads again between the check and the delete cannot lose its pending entries.
+const DELETE_CONSUMER_IF_IDLE = `
+  if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then return -1 end
+  return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])`;
+
+/**
+ * One consumer of a consumer group over the streams its handlers need. Each entry is handled in a
+ * PostgreSQL transaction that records the event id in the inbox, applies the effect and appends the
+ * emitted events to the outbox; only after the commit is the entry acknowledged. Failures are retried
+ * with backoff, then dead-lettered; entries left pending by a dead consumer are claimed after an idle time.
+ */
+export class StreamConsumer {
+  private running = false;
+  private stopping: Promise<void> | null = null;
+  private loop: Promise<void> | null = null;
+  private claimTimer: NodeJS.Timeout | null = null;
+  private claiming: Promise<void> | null = null;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly retryTimers = new Set<NodeJS.Timeout>();
+  /** Entries this instance is handling or will retry: its own stale claim must not start them twice. */
+  private readonly owned = new Set<string>();
+  private readonly streams: string[];
+  private readonly batchSize: number;
+  private readonly blockMs: number;
+  private readonly claimIdleMs: number;
+  private readonly maxDeliveries: number;
+  private readonly backoffMs: (deliveries: number) => number;
+
+  constructor(private readonly options: ConsumerOptions) {
+    const types = Object.keys(options.handlers) as EventType[];
+    if (types.length === 0) throw new Error(`consumer group ${options.group} has no handlers`);
+    this.streams = [...new Set(types.map((type) => catalogue[type].stream))].sort();
+    this.batchSize = options.batchSize ?? 32;
+    this.blockMs = options.blockMs ?? 2_000;
+    this.claimIdleMs = options.claimIdleMs ?? 30_000;
+    this.maxDeliveries = options.maxDeliveries ?? 5;
+    const backoff = options.backoffMs ?? defaultBackoff;
+    // A longer wait would be cut short anyway: after claimIdleMs any consumer claims the entry.
+    this.backoffMs = (deliveries) => Math.min(backoff(deliveries), this.claimIdleMs / 2);
+  }
+
+  get subscribedStreams(): readonly string[] {
+    return this.streams;
+  }
+
+  async start(): Promise<void> {
+    await this.ensureGroups();
+    this.running = true;
+    await this.recoverOwnPending();
+    this.claimInBackground();
+    await this.claiming;
+    this.claimTimer = setInterval(() => this.claimInBackground(), Math.max(this.claimIdleMs / 2, 50));
+    this.loop = this.readLoop();
+  }
+
+  /** Stops reading, lets in-flight handlers finish; unfinished entries stay pending for a later claim. */
+  stop(): Promise<void> {
+    if (!this.running) return this.stopping ?? Promise.resolve();
+    this.running = false;
+    this.stopping = (async () => {
+      if (this.claimTimer) clearInterval(this.claimTimer);
+      for (const timer of this.retryTimers) clearTimeout(timer);
+      this.retryTimers.clear();
+      // Interrupts a blocked XREADGROUP at once instead of waiting out BLOCK.
+      this.options.blockingRedis.disconnect();
+      await this.loop;
+      await this.claiming;
+      await Promise.allSettled([...this.inFlight]);
+    })();
+    return this.stopping;
+  }
+
+  private key(stream: string): string {
+    return streamKey(this.options.prefix, stream);
+  }
+
+  private async ensureGroups(): Promise<void> {
+    for (const stream of this.streams) {
+      try {
+        // From id 0: a group created after events were published still sees them.
+        await this.options.redis.xgroup('CREATE', this.key(stream), this.options.group, '0', 'MKSTREAM');
+      } catch (error) {
+        if (!String(error).includes('BUSYGROUP')) throw error;
+      }
+    }
+  }
+
+  /** Reads whenever it has room: a slow handler holds one slot, not the whole consumer. */
+  private async readLoop(): Promise<void> {
+    const { blockingRedis, group, consumer, transactionPerBatch } = this.options;
+    const keys = this.streams.map((stream) => this.key(stream));
+    const unread = keys.map(() => '>');
+    const capacity = transactionPerBatch ? this.batchSize * BATCHES_IN_FLIGHT : this.batchSize;
+    let reading = 0;
+    let wakeReader: (() => void) | null = null;
+    const release = (count: number) => () => {
+      reading -= count;
+      wakeReader?.();
+      wakeReader = null;
+    };
+    while (this.running) {
+      if (reading >= capacity) {
+        await new Promise<void>((resolve) => (wakeReader = resolve));
+        continue;
+      }
+      const count = Math.min(this.batchSize, capacity - reading);
+      const args = ['COUNT', count, 'BLOCK', this.blockMs, 'STREAMS', ...keys, ...unread];
+      let reply: ReadReply;
+      try {
+        reply = (await blockingRedis.call('XREADGROUP', 'GROUP', group, consumer, ...args)) as ReadReply;
+      } catch (error) {
+        if (!this.running) return;
+        logger.warn('stream read failed; retrying', { group, ...errorFields(error) });
+        // A Redis that restarted empty has lost its groups: create them again.
+        if (String(error).includes('NOGROUP')) await this.ensureGroups().catch(() => {});
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        continue;
+      }
+      if (!reply) continue;
+      const entries = reply.flatMap(([key, raw]) => this.toEntries(key, raw));
+      reading += entries.length;
+      if (transactionPerBatch && entries.length > 1) {
+        void this.processBatch(entries).finally(release(entries.length));
+      } else {
+        for (const entry of entries) void this.process(entry, 1).finally(release(1));
+      }
+    }
+  }
+
+  /** Entries of a reply; a claim of an entry deleted meanwhile has null fields (Redis < 7 only). */
+  private toEntries(key: string, raw: RawEntry[]): Entry[] {
+    const stream = key.slice(this.key('').length);
+    return raw.flatMap(([id, fields]) => (fields ? [{ stream, id, fields }] : []));
+  }
+
+  private track(work: Promise<void>): Promise<void> {
+    this.inFlight.add(work);
+    return work.finally(() => this.inFlight.delete(work));
+  }
+
+  /** Handles one delivery; never rejects: whatever fails leaves the entry pending for a later claim. */
+  private process(entry: Entry, deliveries: number): Promise<void> {
+    const owner = ownerOf(entry);
+    this.owned.add(owner);
+    return this.track(
+      this.handle(entry, deliveries)
+        .then((outcome) => this.settle(entry, outcome, deliveries))
+        .catch((error) => {
+          this.owned.delete(owner);
+          logger.error('handling failed; the entry stays pending', {
+            group: this.options.group,
+            entryId: entry.id,
+            ...errorFields(error),
+          });
+        }),
+    );
+  }
+
+  private settle(entry: Entry, outcome: Outcome, deliveries: number): void {
+    if (outcome === 'retry' && this.running) this.scheduleRetry(entry, deliveries);
+    else this.owned.delete(ownerOf(entry));
+  }
+
+  /**
+   * transactionPerBatch: the events of one read in one transaction. Any failure rolls it all back and
+   * each entry is handled again on its own, where a failing one is retried and dead-lettered.
+   */
+  private processBatch(entries: Entry[]): Promise<void> {
+    const deliveries: Delivery[] = [];
+    const others: Entry[] = [];
+    for (const entry of entries) {
+      const prepared = this.prepare(entry);
+      if ('event' in prepared) deliveries.push(prepared);
+      else others.push(entry);
+    }
+    for (const { entry } of deliveries) this.owned.add(ownerOf(entry));
+    const batch = async () => {
+      if (deliveries.length === 0) return;
+      const started = Date.now();
+      let ran: Set<Delivery>;
+      try {
+        ran = await this.applyOnce(deliveries);
+      } catch (error) {
+        logger.warn('batch failed; handling its entries one by one', {
+          group: this.options.group,
+          ...errorFields(error),
+        });
+        await Promise.all(deliveries.map(({ entry }) => this.process(entry, 1)));
+        return;
+      }
+      const unacked = await this.acknowledge(deliveries, ran, started);
+      for (const { entry } of deliveries) this.settle(entry, unacked.has(entry) ? 'retry' : 'done', 1);
+    };
+    return Promise.all([
+      this.track(
+        batch().catch((error) => {
+          for (const { entry } of deliveries) this.owned.delete(ownerOf(entry));
+          logger.error('batch failed; its entries stay pending', {
+            group: this.options.group,
+            ...errorFields(error),
+          });
+        }),
+      ),
+      ...others.map((entry) => this.process(entry, 1)),
+    ]).then(() => {});
+  }
+
+  /** Entries this consumer name read before a restart and never acknowledged. */
+  private async recoverOwnPending(): Promise<void> {
+    const { redis, group, consumer } = this.options;
+    for (const stream of this.streams) {
+      let start = '-';
+      for (;;) {
+        const key = this.key(stream);
+        const pending = (await redis.xpending(key, group, start, '+', 1000, consumer)) as PendingRow[];
+        const last = pending[pending.length - 1];
+        if (!last) break;
+        const ids = pending.map(([id]) => id);
+        await this.claimAndHandle(stream, ids, 0);
+        start = `(${last[0]}`;
+      }
+    }
+  }
+
+  /** One claim round at a time: a slow round must not pile up behind the timer. */
+  private claimInBackground(): void {
+    if (this.claiming || !this.running) return;
+    this.claiming = this.claimStale().finally(() => {
+      this.claiming = null;
+    });
+  }
+
+  /** XAUTOCLAIM entries idle past claimIdleMs (their consumer died), and forget consumers that are gone. */
+  private async claimStale(): Promise<void> {
+    const { redis, group, consumer } = this.options;
+    try {
+      for (const stream of this.streams) {
+        let cursor = '0-0';
+        do {
+          // Redis 7 replies [next cursor, claimed entries, ids deleted from the stream (and so from the PEL)].
+          const args = [this.key(stream), group, consumer, this.claimIdleMs, cursor, 'COUNT', this.batchSize];
+          const [next, raw] = (await redis.call('XAUTOCLAIM', ...args)) as [string, RawEntry[], string[]?];
+          cursor = next;
+          await this.handleClaimed(stream, raw);
+        } while (cursor !== '0-0' && this.running);
+        if (this.running) await this.forgetIdleConsumers(stream);
+      }
+    } catch (error) {
+      if (this.running) logger.warn('claiming stale entries failed', { group, ...errorFields(error) });
+    }
+  }
+
+  private async forgetIdleConsumers(stream: string): Promise<void> {
+    const { redis, group, consumer } = this.options;
+    const consumers = (await redis.call('XINFO', 'CONSUMERS', this.key(stream), group)) as (
+      string | number
+    )[][];
+    for (const fields of consumers) {
+      const info = Object.fromEntries(pairs(fields));
+      if (info.name !== consumer && Number(info.pending) === 0 && Number(info.idle) > this.claimIdleMs * 20) {
+        await redis.eval(DELETE_CONSUMER_IF_IDLE, 1, this.key(stream), group, String(info.name));
+      }
+    }
+  }
+
+  /** XCLAIM to this consumer (counts one more delivery) and handle what is still pending. */
+  private async claimAndHandle(stream: string, ids: string[], minIdleMs: number): Promise<void> {
+    const { redis, group, consumer } = this.options;
+    const key = this.key(stream);
+    const raw = (await redis.call('XCLAIM', key, group, consumer, minIdleMs, ...ids)) as RawEntry[];
+    await this.handleClaimed(stream, raw);
+  }
+
+  private async handleClaimed(stream: string, raw: RawEntry[]): Promise<void> {
+    const { redis, group } = this.options;
+    const deleted = raw.filter(([, fields]) => !fields).map(([id]) => id);
+    if (deleted.length > 0) await redis.xack(this.key(stream), group, ...deleted);
+    const entries = this.toEntries(this.key(stream), raw).filter((entry) => !this.owned.has(ownerOf(entry)));
+    if (entries.length === 0) return;
+    const ids = entries.map((entry) => entry.id);
+    const counts = await this.deliveryCounts(stream, ids);
+    // An entry missing from the PEL was acknowledged meanwhile: nothing left to do.
+    await Promise.all(
+      entries.flatMap((entry) => {
+        const deliveries = counts.get(entry.id);
+        return deliveries === undefined ? [] : [this.process(entry, deliveries)];
+      }),
+    );
+  }
+
+  /** Redis's own delivery counters, one exact XPENDING per id (a range could hold other consumers' entries). */
+  private async deliveryCounts(stream: string, ids: string[]): Promise<Map<string, number>> {
+    const { redis, group } = this.options;
+    const pipeline = redis.pipeline();
+    for (const id of ids) pipeline.xpending(this.key(stream), group, id, id, 1);
+    const results = (await pipeline.exec()) ?? [];
+    const counts = new Map<string, number>();
+    for (const [error, rows] of results) {
+      if (error) throw error;
+      for (const [id, , , deliveries] of rows as PendingRow[]) counts.set(id, deliveries);
+    }
+    return counts;
+  }
+
+  /** What an entry is: a type this group skips, a message that cannot be read, or an event it handles. */
+  private prepare(entry: Entry): Delivery | { skip: true } | { invalid: unknown; raw: unknown } {
+    const { handlers } = this.options;
+    const fields = Object.fromEntries(pairs(entry.fields));
+    // A type without a handler is skipped unparsed: cheaper, and a version it cannot read is not its concern.
+    if (typeof fields.type === 'string' && fields.type !== '' && !Object.hasOwn(handlers, fields.type)) {
+      return { skip: true };
+    }
+    let event: Event;
+    try {
+      event = parseEvent(JSON.parse(String(fields.event)));
+    } catch (error) {
+      return { invalid: error, raw: fields.event };
+    }
+    const handler = handlers[event.type] as Handler<EventType> | undefined;
+    return handler ? { entry, event, handler, raw: fields.event } : { skip: true };
+  }
+
+  private async handle(entry: Entry, deliveries: number): Promise<Outcome> {
+    const prepared = this.prepare(entry);
+    if ('skip' in prepared) {
+      await this.ack([entry]);
+      return 'done';
+    }
+    if ('invalid' in prepared) {
+      // A malformed message fails the same way on every delivery: dead-letter it at once.
+      await this.deadLetter(entry, null, prepared.raw, deliveries, prepared.invalid);
+      return 'done';
+    }
+    return runWithContext(contextOf(prepared.event), () => this.handleEvent(prepared, deliveries));
+  }
+
+  private async handleEvent(delivery: Delivery, deliveries: number): Promise<Outcome> {
+    const { group, hooks } = this.options;
+    const { entry, event, raw } = delivery;
+    if (deliveries > this.maxDeliveries) {
+      // Its ack was lost after the commit: nothing to dead-letter.
+      if (await this.inInbox(event)) {
+        await this.ack([entry]);
+        return 'done';
+      }
+      // Delivered too often without an outcome (e.g. it crashed its consumer each time).
+      await this.deadLetter(entry, event, raw, deliveries, new Error('too many deliveries'));
+      return 'done';
+    }
+    const started = Date.now();
+    let ran: Set<Delivery>;
+    try {
+      ran = await this.applyOnce([delivery]);
+    } catch (error) {
+      if (deliveries >= this.maxDeliveries) {
+        await this.deadLetter(entry, event, raw, deliveries, error);
+        return 'done';
+      }
+      hooks?.retried?.({ group, type: event.type, deliveries, error });
+      logger.warn('event handler failed; will retry', {
+        group,
+        type: event.type,
+        deliveries,
+        ...errorFields(error),
+      });
+      return 'retry';
+    }
+    const unacked = await this.acknowledge([delivery], ran, started);
+    return unacked.size > 0 ? 'retry' : 'done';
+  }
+
+  /**
+   * Inbox rows, effects and outgoing events in one transaction: a redelivered event has no second effect.
+   * Returns the deliveries whose handler ran (the others were duplicates).
+   */
+  private async applyOnce(deliveries: Delivery[]): Promise<Set<Delivery>> {
+    const ids = [...new Set(deliveries.map(({ event }) => event.eventId))];
+    const { ran, emitted } = await this.options.db.transaction().execute(async (trx) => {
+      // A concurrent delivery of the same event waits here on the key until this one commits or rolls back.
+      const inserted = await trx
+        .insertInto('bus.inbox')
+        .values(ids.map((eventId) => ({ consumer_group: this.options.group, event_id: eventId })))
+        .onConflict((conflict) => conflict.doNothing())
+        .returning('event_id')
+        .execute();
+      const fresh = new Set(inserted.map((row) => row.event_id));
+      const ran = new Set<Delivery>();
+      const outgoing: Event[] = [];
+      for (const delivery of deliveries) {
+        const { event, handler } = delivery;
+        // An event twice in one batch runs once.
+        if (!fresh.delete(event.eventId)) continue;
+        ran.add(delivery);
+        const emit: HandlerContext['emit'] = (type, data) => {
+          const next = followUp(event, type, data);
+          outgoing.push(next as Event);
+          return next;
+        };
+        await runWithContext(contextOf(event), () => handler(event, { trx, emit }));
+      }
+      await appendToOutbox(trx, outgoing);
+      return { ran, emitted: outgoing.length };
+    });
+    if (emitted > 0) this.options.onEmitted?.();
+    return ran;
+  }
+
+  /**
+   * After the commit: the beforeAck hook, then one XACK. A failure here only delays the ack, and the
+   * redelivery is absorbed by the inbox. Returns the entries left unacknowledged.
+   */
+  private async acknowledge(
+    deliveries: Delivery[],
+    ran: Set<Delivery>,
+    started: number,
+  ): Promise<Set<Entry>> {
+    const { group, hooks } = this.options;
+    const unacked = new Set<Entry>();
+    const ready: Delivery[] = [];
+    for (const delivery of deliveries) {
+      try {
+        await hooks?.beforeAck?.({ group, eventId: delivery.event.eventId });
+        ready.push(delivery);
+      } catch (error) {
+        unacked.add(delivery.entry);
+        logger.warn('ack failed after commit; will redeliver', { group, ...errorFields(error) });
+      }
+    }
+    try {
+      await this.ack(ready.map(({ entry }) => entry));
+    } catch (error) {
+      for (const { entry } of ready) unacked.add(entry);
+      logger.warn('ack failed after commit; will redeliver', { group, ...errorFields(error) });
+      return unacked;
+    }
+    for (const delivery of ready) {
+      const { event } = delivery;
+      const duplicate = !ran.has(delivery);
+      hooks?.handled?.({ group, type: event.type, durationMs: Date.now() - started, duplicate });
+      if (logger.isDebugEnabled()) logger.debug('event handled', { group, type: event.type, duplicate });
+    }
+    return unacked;
+  }
+
+  private async inInbox(event: Event): Promise<boolean> {
+    const row = await this.options.db
+      .selectFrom('bus.inbox')
+      .select('event_id')
+      .where('consumer_group', '=', this.options.group)
+      .where('event_id', '=', event.eventId)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  /** Keeps the entry owned while it waits, then claims it back unless another consumer took it meanwhile. */
+  private scheduleRetry(entry: Entry, deliveries: number): void {
+    const delay = this.backoffMs(deliveries);
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(timer);
+      this.owned.delete(ownerOf(entry));
+      // min-idle = delay: an entry another consumer claimed meanwhile is not taken back.
+      void this.track(
+        this.claimAndHandle(entry.stream, [entry.id], Math.max(delay - 5, 0)).catch((error) => {
+          logger.warn('retry claim failed; the entry stays pending', {
+            group: this.options.group,
+            ...errorFields(error),
+          });
+        }),
+      );
+    }, delay);
+    this.retryTimers.add(timer);
+  }
+
+  /** One XACK per stream for all the entries. */
+  private async ack(entries: Entry[]): Promise<void> {
+    const byStream = new Map<string, string[]>();
+    for (const { stream, id } of entries) byStream.set(stream, [...(byStream.get(stream) ?? []), id]);
+    for (const [stream, ids] of byStream)
+      await this.options.redis.xack(this.key(stream), this.options.group, ...ids);
+  }
+
+  private async deadLetter(
+    entry: Entry,
+    event: Event | null,
+    raw: unknown,
+    deliveries: number,
+    error: unknown,
+  ): Promise<void> {
+    const { db, redis, group, hooks } = this.options;
+    const message = error instanceof Error ? error.message : String(error);
+    let payload: unknown = raw ?? null;
+    if (typeof raw === 'string') {
+      try {
+        payload = JSON.parse(raw);
+      } catch {
+        payload = { unparsable: raw };
+      }
+    }
+    // Idempotent on the entry: a crash before the ack dead-letters it again without a second row.
+    await db
+      .insertInto('bus.dead_letters')
+      .values({
+        stream: entry.stream,
+        entry_id: entry.id,
+        consumer_group: group,
+        event_id: event?.eventId ?? null,
+        type: event?.type ?? null,
+        payload: JSON.stringify(payload),
+        error: message.slice(0, 4000),
+        deliveries,
+      })
+      .onConflict((conflict) => conflict.columns(['stream', 'consumer_group', 'entry_id']).doNothing())
+      .execute();
+    // A notice for whoever watches the stream; the row above is the record.
+    const excerpt = message.slice(0, 500);
+    const notice = ['group', group, 'stream', entry.stream, 'entry', entry.id, 'error', excerpt];
+    await redis.xadd(this.key(DEAD_LETTER_STREAM), 'MAXLEN', '~', 10_000, '*', ...notice);
+    await this.ack([entry]);
+    hooks?.deadLettered?.({ group, type: event?.type ?? null, deliveries, error: message });
+    logger.error('event dead-lettered', {
+      group,
+      stream: entry.stream,
+      entryId: entry.id,
+      type: event?.type,
+      deliveries,
+      error: message,
+    });
+  }
+}
+
+const ownerOf = (entry: Entry) => `${entry.stream} ${entry.id}`;
+
+const contextOf = (event: Event) => ({
+  correlationId: event.correlationId,
+  bookingId: event.bookingId,
+  eventId: event.eventId,
+});
+
+function pairs(fields: (string | number)[]): [string, string | number][] {
+  const result: [string, string | number][] = [];
+  for (let i = 0; i + 1 < fields.length; i += 2)
+    result.push([String(fields[i]), fields[i + 1] as string | number]);
+  return result;
+}

@@ -1,0 +1,76 @@
+import { sql } from 'kysely';
+import type { Db } from '../db/database.js';
+import { NotFoundError, ConflictError } from '../errors.js';
+
+export interface DeadLetter {
+  id: number;
+  stream: string;
+  entryId: string;
+  consumerGroup: string;
+  eventId: string | null;
+  type: string | null;
+  payload: unknown;
+  error: string;
+  deliveries: number;
+  createdAt: Date;
+  replayedAt: Date | null;
+}
+
+export async function listDeadLetters(
+  db: Db,
+  options: { limit?: number; includeReplayed?: boolean } = {},
+): Promise<DeadLetter[]> {
+  let query = db
+    .selectFrom('bus.dead_letters')
+    .selectAll()
+    .orderBy('id', 'desc')
+    .limit(options.limit ?? 100);
+  if (!options.includeReplayed) query = query.where('replayed_at', 'is', null);
+  const rows = await query.execute();
+  return rows.map((row) => ({
+    id: row.id,
+    stream: row.stream,
+    entryId: row.entry_id,
+    consumerGroup: row.consumer_group,
+    eventId: row.event_id,
+    type: row.type,
+    payload: row.payload,
+    error: row.error,
+    deliveries: row.deliveries,
+    createdAt: row.created_at,
+    replayedAt: row.replayed_at,
+  }));
+}
+
+/**
+ * Puts a dead letter back on its stream through the outbox. Every group on that stream sees it again;
+ * the groups that had handled it skip it by its event id, the one that failed gets a fresh try.
+ */
+export async function replayDeadLetter(db: Db, id: number): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    const letter = await trx
+      .selectFrom('bus.dead_letters')
+      .selectAll()
+      .where('id', '=', id)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!letter) throw new NotFoundError('No such dead letter.');
+    if (letter.replayed_at)
+      throw new ConflictError('This dead letter was already replayed.', 'already_replayed');
+    if (!letter.event_id)
+      throw new ConflictError('This message is not a valid event and cannot be replayed.', 'not_replayable');
+    await trx
+      .insertInto('bus.outbox')
+      .values({
+        stream: letter.stream,
+        event_id: letter.event_id,
+        payload: JSON.stringify(letter.payload),
+      })
+      .execute();
+    await trx
+      .updateTable('bus.dead_letters')
+      .set({ replayed_at: sql<Date>`now()` })
+      .where('id', '=', id)
+      .execute();
+  });
+}

@@ -1,0 +1,171 @@
+import pg from 'pg';
+import { sql } from 'kysely';
+import type { Redis } from 'ioredis';
+import type { Db } from '../db/database.js';
+import { errorFields, logger } from '../logger.js';
+import { OUTBOX_CHANNEL } from './outbox.js';
+import { entryFields, streamKey } from './redis.js';
+import type { BusHooks } from './hooks.js';
+
+export interface RelayOptions {
+  db: Db;
+  redis: Redis;
+  databaseUrl: string;
+  prefix: string;
+  pollMs?: number;
+  batchSize?: number;
+  /** Published rows are kept this long for troubleshooting, then deleted. */
+  keepPublishedMs?: number;
+  hooks?: BusHooks;
+}
+
+/**
+ * Publishes outbox rows to Redis Streams. Rows are locked with SKIP LOCKED, so any number of relays
+ * share the work without publishing a row twice; a relay that dies after XADD and before marking the
+ * rows leaves them unmarked, and they are published again (consumers absorb duplicates by event id).
+ * Unpublished rows are found by `published_at IS NULL`, never `id > last`, which would skip ids that
+ * committed late. A relay wakes on a notification (notifyOutbox, after a producer's commit), on kick()
+ * after a commit in its own process, and on a poll that covers any notification lost.
+ */
+export class OutboxRelay {
+  private listener: pg.Client | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private relistenTimer: NodeJS.Timeout | null = null;
+  private draining: Promise<void> | null = null;
+  private again = false;
+  private stopped = false;
+  private lastCleanup = 0;
+  private readonly pollMs: number;
+  private readonly batchSize: number;
+  private readonly keepPublishedMs: number;
+
+  constructor(private readonly options: RelayOptions) {
+    this.pollMs = options.pollMs ?? 1_000;
+    this.batchSize = options.batchSize ?? 200;
+    this.keepPublishedMs = options.keepPublishedMs ?? 24 * 3600_000;
+  }
+
+  async start(): Promise<void> {
+    await this.listen();
+    this.timer = setInterval(() => this.kick(), this.pollMs);
+    this.kick();
+  }
+
+  /** Drain now (after a local commit, a notification or a poll); overlapping kicks coalesce. */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.draining) {
+      this.again = true;
+      return;
+    }
+    this.draining = this.drain().finally(() => {
+      this.draining = null;
+      // A kick that came in after the last batch query (e.g. during cleanup) must not wait for the poll.
+      if (this.again) this.kick();
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    if (this.relistenTimer) clearTimeout(this.relistenTimer);
+    await this.draining;
+    const listener = this.listener;
+    this.listener = null;
+    await listener?.end().catch(() => {});
+  }
+
+  /** Publishes one batch; returns how many rows it published. */
+  async publishBatch(): Promise<number> {
+    const { db, redis, prefix, hooks } = this.options;
+    return db.transaction().execute(async (trx) => {
+      const rows = await trx
+        .selectFrom('bus.outbox')
+        .select(['id', 'stream', 'payload', 'created_at'])
+        .where('published_at', 'is', null)
+        .orderBy('id')
+        .limit(this.batchSize)
+        .forUpdate()
+        .skipLocked()
+        .execute();
+      if (rows.length === 0) return 0;
+
+      const pipeline = redis.pipeline();
+      for (const row of rows)
+        pipeline.xadd(streamKey(prefix, row.stream), '*', ...entryFields(row.payload as { type?: unknown }));
+      const results = (await pipeline.exec()) ?? [];
+      const failed = results.find(([error]) => error);
+      if (failed) throw failed[0];
+
+      await hooks?.afterPublish?.(rows.length);
+      const ids = rows.map((row) => row.id);
+      await trx
+        .updateTable('bus.outbox')
+        .set({ published_at: sql<Date>`now()` })
+        .where('id', 'in', ids)
+        .execute();
+      const oldest = Math.min(...rows.map((row) => row.created_at.getTime()));
+      hooks?.published?.({ count: rows.length, lagMs: Date.now() - oldest });
+      return rows.length;
+    });
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      do {
+        this.again = false;
+        while (!this.stopped && (await this.publishBatch()) === this.batchSize);
+      } while (this.again && !this.stopped);
+      await this.cleanup();
+    } catch (error) {
+      // The rows stay unpublished; the next poll retries (not every notification, while Redis or PG is down).
+      this.again = false;
+      logger.warn('outbox relay failed; will retry', errorFields(error));
+    }
+  }
+
+  private async cleanup(): Promise<void> {
+    if (Date.now() - this.lastCleanup < 60_000) return;
+    this.lastCleanup = Date.now();
+    const before = new Date(Date.now() - this.keepPublishedMs);
+    await this.options.db.deleteFrom('bus.outbox').where('published_at', '<', before).execute();
+  }
+
+  private async listen(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.options.databaseUrl });
+    client.on('notification', () => this.kick());
+    client.on('error', (error) => {
+      // Polling keeps the relay going meanwhile; the listener comes back on its own.
+      logger.warn('outbox listener lost; polling until it is back', errorFields(error));
+      if (this.listener !== client) return;
+      this.listener = null;
+      void client.end().catch(() => {});
+      this.scheduleRelisten();
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${OUTBOX_CHANNEL}`);
+    } catch (error) {
+      await client.end().catch(() => {});
+      throw error;
+    }
+    if (this.stopped) {
+      await client.end().catch(() => {});
+      return;
+    }
+    this.listener = client;
+  }
+
+  private scheduleRelisten(): void {
+    if (this.stopped || this.relistenTimer) return;
+    this.relistenTimer = setTimeout(() => {
+      this.relistenTimer = null;
+      if (this.stopped || this.listener) return;
+      this.listen().then(
+        // Notifications sent while nobody listened are lost: catch up at once.
+        () => this.kick(),
+        () => this.scheduleRelisten(),
+      );
+    }, this.pollMs);
+  }
+}

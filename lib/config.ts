@@ -1,0 +1,61 @@
+import { z } from 'zod';
+
+const int = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
+const optionalText = z.string().trim().min(1).optional();
+
+const schema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+    PORT: int(3000, 1).pipe(z.number().max(65535)),
+    DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default('postgres://postgres@127.0.0.1:5432/clinic'),
+    DATABASE_POOL_SIZE: int(10, 1),
+    REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+    REDIS_PREFIX: z
+      .string()
+      .regex(/^[\w:.-]*$/, 'letters, digits and : . - _ only')
+      .default('clinic:'),
+    SESSION_SECRET: z.string().min(32, 'at least 32 characters').optional(),
+    LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+    PAYMENT_SIMULATION_MODE: z.enum(['success', 'fail', 'random']).default('success'),
+    PAYMENT_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0.2),
+    PAYMENT_DELAY_MS: int(300),
+    SAGA_DEADLINE_MS: int(120_000, 100),
+    SAGA_SWEEP_INTERVAL_MS: int(1_000, 10),
+    LOGIN_RATE_LIMIT: int(10, 1),
+    LOGIN_RATE_WINDOW_SECONDS: int(900, 1),
+    SIGNUP_RATE_LIMIT: int(20, 1),
+    SIGNUP_RATE_WINDOW_SECONDS: int(3600, 1),
+    SMTP_URL: z.url({ protocol: /^smtps?$/ }).optional(),
+    MAIL_FROM: z.string().default('Clinic <no-reply@clinic.example>'),
+    CONSUMER_NAME: optionalText,
+    DYNO: optionalText,
+    BUS_MAX_DELIVERIES: int(5, 1),
+    BUS_CLAIM_IDLE_MS: int(30_000, 100),
+    BUS_BATCH_SIZE: int(32, 1),
+    BUS_BLOCK_MS: int(2_000, 10),
+    BUS_POLL_MS: int(1_000, 10),
+    SHUTDOWN_TIMEOUT_MS: int(25_000, 100),
+  })
+  .superRefine((env, ctx) => {
+    if (env.NODE_ENV === 'production' && !env.SESSION_SECRET) {
+      ctx.addIssue({ code: 'custom', path: ['SESSION_SECRET'], message: 'required in production' });
+    }
+  });
+
+export type Config = z.infer<typeof schema> & { SESSION_SECRET: string };
+
+export class ConfigError extends Error {}
+
+// A development secret keeps `npm run dev` zero-config; production must set its own (checked above).
+const DEV_SESSION_SECRET = 'development-only-session-secret-change-me';
+
+/** Parses the environment once; a wrong value names the variable in one line. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const blankless = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+  const parsed = schema.safeParse(blankless);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
+  }
+  return { ...parsed.data, SESSION_SECRET: parsed.data.SESSION_SECRET ?? DEV_SESSION_SECRET };
+}

@@ -1,0 +1,200 @@
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+type UpdatedAt = ColumnType<Date, Date | string | undefined, Date | string>;
+type Json<T> = ColumnType<T, string, string>;
+
+export type Role = 'user' | 'admin';
+export type BookingStatus = 'PENDING' | 'CONFIRMED' | 'REJECTED' | 'FAILED';
+export type ServiceGender = 'all' | 'female' | 'male';
+export type PatientGender = 'female' | 'male' | 'other';
+export type PaymentMode = 'success' | 'fail' | 'random';
+
+export interface UsersTable {
+  id: Generated<string>;
+  email: string;
+  name: string;
+  password_hash: string;
+  role: Role;
+  created_at: CreatedAt;
+}
+
+export interface ServicesTable {
+  id: Generated<string>;
+  name: string;
+  description: string;
+  price_paise: number;
+  gender: ServiceGender;
+  active: boolean;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+/** The admin-facing configuration; participants keep their own applied copies. */
+export interface SettingsTable {
+  id: number;
+  discount_basis_points: number;
+  daily_discount_quota: number;
+  payment_simulation_mode: PaymentMode | null;
+  payment_failure_rate: number | null;
+  version: number;
+  updated_at: UpdatedAt;
+  updated_by: string | null;
+}
+
+export interface BookingsTable {
+  id: string;
+  reference: string;
+  user_id: string;
+  status: BookingStatus;
+  reason: string | null;
+  correlation_id: string;
+  patient_name: string;
+  patient_gender: PatientGender;
+  patient_date_of_birth: string;
+  patient_phone: string;
+  patient_email: string;
+  idempotency_key: string | null;
+  request_hash: string;
+  quota_outcome: 'reserved' | 'skipped' | 'rejected' | null;
+  quota_released: Generated<boolean>;
+  compensating: Generated<boolean>;
+  base_paise: number | null;
+  discount_basis_points: number | null;
+  discount_paise: number | null;
+  final_paise: number | null;
+  discount_eligible: boolean | null;
+  discount_applied: boolean | null;
+  deadline_at: Date;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+  finished_at: Date | null;
+}
+
+export interface BookingServicesTable {
+  booking_id: string;
+  position: number;
+  service_id: string;
+  name: string;
+  price_paise: number | null;
+}
+
+export interface BookingTimelineTable {
+  booking_id: string;
+  event_id: string;
+  type: string;
+  occurred_at: Date;
+}
+
+export interface AppliedSettingsTable {
+  id: number;
+  version: number;
+}
+
+export interface PricingSettingsTable extends AppliedSettingsTable {
+  discount_basis_points: number;
+}
+
+export interface QuotaSettingsTable extends AppliedSettingsTable {
+  daily_limit: number;
+}
+
+export interface QuotaUsageTable {
+  day: string;
+  used: number;
+}
+
+export interface QuotaReservationsTable {
+  booking_id: string;
+  day: string | null;
+  status: 'reserved' | 'released' | 'skipped' | 'rejected' | 'cancelled';
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export interface PaymentSettingsTable extends AppliedSettingsTable {
+  mode: PaymentMode | null;
+  failure_rate: number | null;
+}
+
+export interface PaymentsTable {
+  booking_id: string;
+  status: 'PENDING' | 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'REFUNDED';
+  amount_paise: number | null;
+  gateway_reference: string | null;
+  failure_reason: string | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export interface ConfirmationsTable {
+  booking_id: string;
+  channel: 'email' | 'log';
+  recipient: string;
+  sent_at: CreatedAt;
+}
+
+export interface AuditEntriesTable {
+  id: Generated<number>;
+  at: Date;
+  type: string;
+  actor: string;
+  booking_id: string | null;
+  correlation_id: string | null;
+  event_id: string | null;
+  data: Json<unknown>;
+}
+
+export interface OutboxTable {
+  id: Generated<number>;
+  stream: string;
+  event_id: string;
+  payload: Json<unknown>;
+  created_at: CreatedAt;
+  published_at: Date | null;
+}
+
+export interface InboxTable {
+  consumer_group: string;
+  event_id: string;
+  handled_at: CreatedAt;
+}
+
+export interface DeadLettersTable {
+  id: Generated<number>;
+  stream: string;
+  entry_id: string;
+  consumer_group: string;
+  event_id: string | null;
+  type: string | null;
+  payload: Json<unknown>;
+  error: string;
+  deliveries: number;
+  created_at: CreatedAt;
+  replayed_at: Date | null;
+}
+
+export interface Database {
+  'identity.users': UsersTable;
+  'catalogue.services': ServicesTable;
+  'settings.config': SettingsTable;
+  'booking.bookings': BookingsTable;
+  'booking.booking_services': BookingServicesTable;
+  'booking.timeline': BookingTimelineTable;
+  'pricing.settings': PricingSettingsTable;
+  'quota.settings': QuotaSettingsTable;
+  'quota.usage': QuotaUsageTable;
+  'quota.reservations': QuotaReservationsTable;
+  'payment.settings': PaymentSettingsTable;
+  'payment.payments': PaymentsTable;
+  'confirmation.confirmations': ConfirmationsTable;
+  'audit.entries': AuditEntriesTable;
+  'bus.outbox': OutboxTable;
+  'bus.inbox': InboxTable;
+  'bus.dead_letters': DeadLettersTable;
+}
+
+export type User = Selectable<UsersTable>;
+export type Service = Selectable<ServicesTable>;
+export type Booking = Selectable<BookingsTable>;
+export type NewBooking = Insertable<BookingsTable>;

@@ -1,0 +1,78 @@
+import type { Redis } from 'ioredis';
+import { StreamConsumer, type Handlers } from './bus/consumer.js';
+import type { BusHooks } from './bus/hooks.js';
+import { consumerName, createRedis } from './bus/redis.js';
+import { OutboxRelay } from './bus/relay.js';
+import { trimStream } from './bus/trim.js';
+import { streamNames } from './events/catalogue.js';
+import { errorFields, logger } from './logger.js';
+import { bootProcess, quitRedis, type ProcessBase } from './process.js';
+
+export interface Participant {
+  /** The consumer group: one per saga participant. */
+  group: string;
+  handlers: (base: ProcessBase & { redis: Redis }) => Handlers;
+  /** Periodic work of the participant (e.g. the booking deadline sweep). */
+  background?: (base: ProcessBase & { redis: Redis; relay: OutboxRelay }) => { stop(): Promise<void> | void };
+  hooks?: BusHooks;
+  /** One transaction per read batch: only for handlers that do nothing but database writes. */
+  transactionPerBatch?: boolean;
+}
+
+const STREAM_RETENTION_MS = 60 * 60_000;
+const TRIM_INTERVAL_MS = 30_000;
+
+/** Runs one saga participant as a process: its consumer group, an outbox relay, stream trimming. */
+export async function runParticipant(participant: Participant): Promise<void> {
+  const base = bootProcess(participant.group);
+  const { config, db, lifecycle } = base;
+  const redis = createRedis(config.REDIS_URL, 'worker', `${participant.group}:commands`);
+  const blockingRedis = createRedis(config.REDIS_URL, 'worker', `${participant.group}:reader`);
+  const relay = new OutboxRelay({
+    db,
+    redis,
+    databaseUrl: config.DATABASE_URL,
+    prefix: config.REDIS_PREFIX,
+    pollMs: config.BUS_POLL_MS,
+    ...(participant.hooks ? { hooks: participant.hooks } : {}),
+  });
+  const consumer = new StreamConsumer({
+    db,
+    redis,
+    blockingRedis,
+    prefix: config.REDIS_PREFIX,
+    group: participant.group,
+    consumer: consumerName(config),
+    handlers: participant.handlers({ ...base, redis }),
+    batchSize: config.BUS_BATCH_SIZE,
+    blockMs: config.BUS_BLOCK_MS,
+    claimIdleMs: config.BUS_CLAIM_IDLE_MS,
+    maxDeliveries: config.BUS_MAX_DELIVERIES,
+    transactionPerBatch: participant.transactionPerBatch ?? false,
+    onEmitted: () => relay.kick(),
+    ...(participant.hooks ? { hooks: participant.hooks } : {}),
+  });
+  const trimmer = setInterval(() => {
+    for (const stream of streamNames) {
+      trimStream(redis, config.REDIS_PREFIX, stream, STREAM_RETENTION_MS).catch((error) =>
+        logger.warn('stream trim failed', { stream, ...errorFields(error) }),
+      );
+    }
+  }, TRIM_INTERVAL_MS);
+  trimmer.unref();
+
+  await relay.start();
+  await consumer.start();
+  const background = participant.background?.({ ...base, redis, relay });
+
+  lifecycle.onShutdown('background', () => background?.stop());
+  lifecycle.onShutdown('consumer', () => consumer.stop());
+  lifecycle.onShutdown('trimmer', () => clearInterval(trimmer));
+  lifecycle.onShutdown('relay', () => relay.stop());
+  lifecycle.onShutdown('redis', async () => {
+    await quitRedis(redis);
+    blockingRedis.disconnect();
+  });
+  lifecycle.onShutdown('database', () => db.destroy());
+  logger.info('participant ready', { group: participant.group, streams: consumer.subscribedStreams });
+}

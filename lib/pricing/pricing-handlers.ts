@@ -1,0 +1,45 @@
+import type { Handlers } from '../bus/consumer.js';
+import { istDate, type Clock } from '../clock.js';
+import { logger } from '../logger.js';
+import { priceBooking } from './pricing-rules.js';
+
+/** Pricing: prices a requested booking from the live catalogue and the discount percent it holds. */
+export function pricingHandlers({ clock }: { clock: Clock }): Handlers {
+  return {
+    BookingRequested: async (event, { trx, emit }) => {
+      const { serviceIds, patient } = event.data;
+      const rows = await trx
+        .selectFrom('catalogue.services')
+        .select(['id', 'name', 'price_paise'])
+        .where('id', 'in', serviceIds)
+        .execute();
+      const byId = new Map(rows.map((row) => [row.id, row]));
+      const services = serviceIds.map((id) => {
+        const row = byId.get(id);
+        if (!row) throw new Error(`service ${id} is not in the catalogue`);
+        return { id, name: row.name, pricePaise: row.price_paise };
+      });
+      const settings = await trx
+        .selectFrom('pricing.settings')
+        .select('discount_basis_points')
+        .executeTakeFirstOrThrow();
+      const today = istDate(clock.now());
+      const pricing = priceBooking({
+        services,
+        patient,
+        discountBasisPoints: settings.discount_basis_points,
+        today,
+      });
+      emit('PricingCalculated', { services, pricing, today });
+      logger.info('booking priced', { basePaise: pricing.basePaise, eligibility: pricing.eligibility });
+    },
+    ConfigChanged: async (event, { trx }) => {
+      // Versions make the change order-proof: an older change arriving late is ignored.
+      await trx
+        .updateTable('pricing.settings')
+        .set({ discount_basis_points: event.data.discountBasisPoints, version: event.data.configVersion })
+        .where('version', '<', event.data.configVersion)
+        .execute();
+    },
+  };
+}

@@ -1,0 +1,39 @@
+import type { Redis } from 'ioredis';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { createDb, type Db } from './db/database.js';
+import { Lifecycle } from './lifecycle.js';
+import { logger, setLogService } from './logger.js';
+
+export interface ProcessBase {
+  config: Config;
+  db: Db;
+  lifecycle: Lifecycle;
+}
+
+/** Loads the configuration or stops the process with one clear line naming the variable. */
+export function configOrExit(env: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
+/** What every process starts with: config, logger name, a pool, and a shutdown sequence. */
+export function bootProcess(service: string): ProcessBase {
+  const config = configOrExit();
+  setLogService(service, config.LOG_LEVEL);
+  const lifecycle = new Lifecycle(config.SHUTDOWN_TIMEOUT_MS);
+  lifecycle.installSignalHandlers();
+  const db = createDb(config.DATABASE_URL, config.DATABASE_POOL_SIZE);
+  logger.info('starting', { pid: process.pid, env: config.NODE_ENV });
+  return { config, db, lifecycle };
+}
+
+export async function quitRedis(redis: Redis): Promise<void> {
+  await redis.quit().catch(() => redis.disconnect());
+}

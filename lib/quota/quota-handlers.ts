@@ -1,0 +1,118 @@
+import { sql } from 'kysely';
+import type { Handlers } from '../bus/consumer.js';
+import { istDate, type Clock } from '../clock.js';
+import type { Db, Trx } from '../db/database.js';
+import { logger } from '../logger.js';
+import { withoutDiscount } from '../pricing/pricing-rules.js';
+import { QUOTA_REJECTED_REASON } from '../booking/booking-saga.js';
+
+/**
+ * Reserves one of the day's discount slots with a conditional UPDATE on the day's row: the row lock
+ * serialises concurrent reservations, so `used` never passes the limit.
+ */
+export async function reserveSlot(trx: Trx, day: string): Promise<boolean> {
+  await trx
+    .insertInto('quota.usage')
+    .values({ day, used: 0 })
+    .onConflict((conflict) => conflict.doNothing())
+    .execute();
+  const reserved = await trx
+    .updateTable('quota.usage')
+    .set({ used: sql<number>`used + 1` })
+    .where('day', '=', day)
+    .where('used', '<', (eb) => eb.selectFrom('quota.settings').select('daily_limit').where('id', '=', 1))
+    .returning('used')
+    .executeTakeFirst();
+  return reserved !== undefined;
+}
+
+export function quotaHandlers({ clock }: { clock: Clock }): Handlers {
+  return {
+    PricingCalculated: async (event, { trx, emit }) => {
+      const bookingId = event.bookingId as string;
+      const existing = await trx
+        .selectFrom('quota.reservations')
+        .select('status')
+        .where('booking_id', '=', bookingId)
+        .forUpdate()
+        .executeTakeFirst();
+      // Compensated before it was priced (its deadline passed): take nothing for it.
+      if (existing) return;
+      const { pricing } = event.data;
+      if (!pricing.discountEligible) {
+        await trx
+          .insertInto('quota.reservations')
+          .values({ booking_id: bookingId, day: null, status: 'skipped' })
+          .execute();
+        emit('DiscountQuotaSkipped', { pricing: withoutDiscount(pricing), day: null });
+        return;
+      }
+      const day = istDate(clock.now());
+      if (await reserveSlot(trx, day)) {
+        await trx
+          .insertInto('quota.reservations')
+          .values({ booking_id: bookingId, day, status: 'reserved' })
+          .execute();
+        emit('DiscountQuotaReserved', { pricing, day });
+        logger.info('discount slot reserved', { day });
+      } else {
+        await trx
+          .insertInto('quota.reservations')
+          .values({ booking_id: bookingId, day, status: 'rejected' })
+          .execute();
+        emit('DiscountQuotaRejected', { pricing, day, reason: QUOTA_REJECTED_REASON });
+        logger.info('daily discount quota reached', { day });
+      }
+    },
+    CompensationTriggered: async (event, { trx, emit }) => {
+      const bookingId = event.bookingId as string;
+      const reservation = await trx
+        .selectFrom('quota.reservations')
+        .select(['status', 'day'])
+        .where('booking_id', '=', bookingId)
+        .forUpdate()
+        .executeTakeFirst();
+      if (!reservation) {
+        // Nothing taken yet: leave a mark so a late PricingCalculated reserves nothing.
+        await trx
+          .insertInto('quota.reservations')
+          .values({ booking_id: bookingId, day: null, status: 'cancelled' })
+          .execute();
+        return;
+      }
+      if (reservation.status !== 'reserved' || !reservation.day) return;
+      // The slot goes back to the day it was taken on, not to today.
+      await trx
+        .updateTable('quota.reservations')
+        .set({ status: 'released', updated_at: sql<Date>`now()` })
+        .where('booking_id', '=', bookingId)
+        .execute();
+      await trx
+        .updateTable('quota.usage')
+        .set({ used: sql<number>`used - 1` })
+        .where('day', '=', reservation.day)
+        .execute();
+      emit('DiscountQuotaReleased', { day: reservation.day });
+      logger.info('discount slot released', { day: reservation.day });
+    },
+    ConfigChanged: async (event, { trx }) => {
+      await trx
+        .updateTable('quota.settings')
+        .set({ daily_limit: event.data.dailyDiscountQuota, version: event.data.configVersion })
+        .where('version', '<', event.data.configVersion)
+        .execute();
+    },
+  };
+}
+
+export async function quotaToday(
+  db: Db | Trx,
+  clock: Clock,
+): Promise<{ date: string; used: number; limit: number }> {
+  const date = istDate(clock.now());
+  const [usage, settings] = await Promise.all([
+    db.selectFrom('quota.usage').select('used').where('day', '=', date).executeTakeFirst(),
+    db.selectFrom('quota.settings').select('daily_limit').executeTakeFirstOrThrow(),
+  ]);
+  return { date, used: usage?.used ?? 0, limit: settings.daily_limit };
+}

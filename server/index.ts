@@ -1,0 +1,39 @@
+import { createServer } from 'node:http';
+import { createRedis } from '../lib/bus/redis.js';
+import { OutboxRelay } from '../lib/bus/relay.js';
+import { systemClock } from '../lib/clock.js';
+import { logger } from '../lib/logger.js';
+import { bootProcess, quitRedis } from '../lib/process.js';
+import { createApp } from './app.js';
+
+const { config, db, lifecycle } = bootProcess('web');
+const redis = createRedis(config.REDIS_URL, 'web', 'web');
+// The web writes BookingRequested and ConfigChanged to the outbox; it publishes them itself at once.
+const relayRedis = createRedis(config.REDIS_URL, 'worker', 'web:relay');
+const relay = new OutboxRelay({
+  db,
+  redis: relayRedis,
+  databaseUrl: config.DATABASE_URL,
+  prefix: config.REDIS_PREFIX,
+  pollMs: config.BUS_POLL_MS,
+});
+const app = createApp({ config, db, redis, clock: systemClock, published: () => relay.kick() });
+const server = createServer(app);
+
+lifecycle.onShutdown(
+  'http',
+  () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    }),
+);
+lifecycle.onShutdown('relay', () => relay.stop());
+lifecycle.onShutdown('redis', async () => {
+  await quitRedis(redis);
+  await quitRedis(relayRedis);
+});
+lifecycle.onShutdown('database', () => db.destroy());
+
+await relay.start();
+server.listen(config.PORT, () => logger.info('web listening', { port: config.PORT }));

@@ -1,0 +1,149 @@
+import { Router } from 'express';
+import type { Redis } from 'ioredis';
+import { sql } from 'kysely';
+import client from 'prom-client';
+import { streamKey } from '../../lib/bus/redis.js';
+import type { Db } from '../../lib/db/database.js';
+import { streamNames } from '../../lib/events/catalogue.js';
+
+export interface HealthDeps {
+  db: Db;
+  redis: Redis;
+  prefix: string;
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  return Promise.race([
+    work,
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), ms).unref()),
+  ]);
+}
+
+async function check(work: () => Promise<unknown>): Promise<'ok' | 'unavailable'> {
+  try {
+    await withTimeout(work(), 1_000);
+    return 'ok';
+  } catch {
+    return 'unavailable';
+  }
+}
+
+export function healthRoutes(deps: HealthDeps): Router {
+  const router = Router();
+  const registry = createMetrics(deps);
+
+  router.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  router.get('/readyz', async (_req, res) => {
+    const [postgres, redis] = await Promise.all([
+      check(() => sql`select 1`.execute(deps.db)),
+      check(() => deps.redis.ping()),
+    ]);
+    const ready = postgres === 'ok' && redis === 'ok';
+    res
+      .status(ready ? 200 : 503)
+      .json({ status: ready ? 'ready' : 'unavailable', checks: { postgres, redis } });
+  });
+
+  router.get('/metrics', async (_req, res) => {
+    res.type(registry.contentType).send(await registry.metrics());
+  });
+
+  return router;
+}
+
+/** Prometheus gauges read at scrape time from the shared state, so any web process reports the same. */
+function createMetrics({ db, redis, prefix }: HealthDeps): client.Registry {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry, prefix: 'clinic_web_' });
+
+  new client.Gauge({
+    name: 'clinic_bookings',
+    help: 'Bookings by status (outcome).',
+    labelNames: ['status'],
+    registers: [registry],
+    async collect() {
+      const rows = await db
+        .selectFrom('booking.bookings')
+        .select(['status', (eb) => eb.fn.countAll<number>().as('count')])
+        .groupBy('status')
+        .execute();
+      this.reset();
+      for (const status of ['PENDING', 'CONFIRMED', 'REJECTED', 'FAILED']) {
+        this.set({ status }, Number(rows.find((row) => row.status === status)?.count ?? 0));
+      }
+    },
+  });
+
+  new client.Gauge({
+    name: 'clinic_saga_duration_seconds',
+    help: 'Time from request to terminal status, over bookings finished in the last hour.',
+    labelNames: ['quantile'],
+    registers: [registry],
+    async collect() {
+      const row = await sql<{ p50: number | null; p95: number | null; p99: number | null }>`
+        select percentile_cont(0.5) within group (order by extract(epoch from finished_at - created_at)) as p50,
+               percentile_cont(0.95) within group (order by extract(epoch from finished_at - created_at)) as p95,
+               percentile_cont(0.99) within group (order by extract(epoch from finished_at - created_at)) as p99
+        from booking.bookings where finished_at > now() - interval '1 hour'`.execute(db);
+      const values = row.rows[0];
+      this.reset();
+      const quantiles = { p50: '0.5', p95: '0.95', p99: '0.99' } as const;
+      for (const [column, quantile] of Object.entries(quantiles) as [keyof typeof quantiles, string][]) {
+        this.set({ quantile }, Number(values?.[column] ?? 0));
+      }
+    },
+  });
+
+  new client.Gauge({
+    name: 'clinic_stream_lag',
+    help: 'Entries of a stream not yet delivered to a consumer group.',
+    labelNames: ['stream', 'group'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const stream of streamNames) {
+        const groups = (await redis.call('XINFO', 'GROUPS', streamKey(prefix, stream)).catch(() => [])) as (
+          string | number
+        )[][];
+        for (const fields of groups) {
+          const info: Record<string, unknown> = {};
+          for (let i = 0; i + 1 < fields.length; i += 2) info[String(fields[i])] = fields[i + 1];
+          this.set({ stream, group: String(info.name) }, Number(info.lag ?? 0) + Number(info.pending ?? 0));
+        }
+      }
+    },
+  });
+
+  new client.Gauge({
+    name: 'clinic_dead_letters',
+    help: 'Dead letters waiting for an admin (not replayed).',
+    registers: [registry],
+    async collect() {
+      const row = await db
+        .selectFrom('bus.dead_letters')
+        .select((eb) => eb.fn.countAll<number>().as('count'))
+        .where('replayed_at', 'is', null)
+        .executeTakeFirst();
+      this.set(Number(row?.count ?? 0));
+    },
+  });
+
+  new client.Gauge({
+    name: 'clinic_outbox_unpublished',
+    help: 'Outbox rows committed but not yet published to Redis.',
+    registers: [registry],
+    async collect() {
+      const row = await db
+        .selectFrom('bus.outbox')
+        .select((eb) => eb.fn.countAll<number>().as('count'))
+        .where('published_at', 'is', null)
+        .executeTakeFirst();
+      this.set(Number(row?.count ?? 0));
+    },
+  });
+
+  return registry;
+}

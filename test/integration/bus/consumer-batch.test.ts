@@ -1,0 +1,92 @@
+import { expect } from 'chai';
+import { sql } from 'kysely';
+import { listDeadLetters } from '../../../lib/bus/dead-letters.js';
+import { BusTestBed, configEvents, effectHandler, recordEffect } from '../../support/bus-harness.js';
+import { waitFor } from '../../support/wait.js';
+
+describe('bus consumer: one transaction per read batch (transactionPerBatch)', function () {
+  let bed: BusTestBed;
+  before(async () => {
+    bed = await BusTestBed.open();
+  });
+  afterEach(() => bed.stopAll());
+  after(() => bed.close());
+
+  /** How many transactions wrote the effects of a saga (xmin is the writing transaction). */
+  async function transactions(correlationId: string): Promise<number> {
+    const { rows } = await sql<{ count: number }>`
+      SELECT count(DISTINCT xmin::text)::int AS count FROM bus_test_effects WHERE correlation_id = ${correlationId}`.execute(
+      bed.db,
+    );
+    return rows[0]!.count;
+  }
+
+  it('handles the events of one read in one transaction, an event twice in it once', async () => {
+    const prefix = bed.newPrefix();
+    const group = 'batched';
+    const events = configEvents(20);
+    const handled: boolean[] = [];
+    // Published before the consumer starts: its first read takes them all.
+    await bed.publish(prefix, 'config', ...events, events[7]!);
+
+    await bed.consumer({
+      prefix,
+      group,
+      transactionPerBatch: true,
+      handlers: { ConfigChanged: effectHandler('batched') },
+      hooks: { handled: ({ duplicate }) => handled.push(duplicate) },
+    });
+
+    await waitFor(async () => handled.length === 21 && (await bed.pending(prefix, 'config', group)) === 0, {
+      message: 'the batch handled and acked',
+    });
+    expect(handled.filter((duplicate) => duplicate)).to.have.length(1);
+    const effects = await bed.effects(events[0]!.correlationId);
+    expect(effects.map((effect) => effect.eventId).sort()).to.deep.equal(
+      events.map((event) => event.eventId).sort(),
+    );
+    expect(await transactions(events[0]!.correlationId)).to.equal(1);
+  });
+
+  it('rolls a batch back when one handler fails, then handles each entry on its own', async () => {
+    const prefix = bed.newPrefix();
+    const group = 'batch-with-poison';
+    const events = configEvents(10);
+    const poison = events[4]!;
+    await bed.publish(prefix, 'config', ...events);
+
+    await bed.consumer({
+      prefix,
+      group,
+      transactionPerBatch: true,
+      maxDeliveries: 2,
+      handlers: {
+        ConfigChanged: async (event, { trx }) => {
+          await recordEffect(trx, event, 'batched');
+          if (event.eventId === poison.eventId) throw new Error('poison in the batch');
+        },
+      },
+    });
+
+    const letters = await waitFor(
+      async () => {
+        const found = (await listDeadLetters(bed.db, { includeReplayed: true })).filter(
+          (letter) => letter.consumerGroup === group,
+        );
+        return found.length > 0 && found;
+      },
+      { message: 'the poison dead-lettered' },
+    );
+    expect(letters.map((letter) => [letter.eventId, letter.deliveries, letter.error])).to.deep.equal([
+      [poison.eventId, 2, 'poison in the batch'],
+    ]);
+    await waitFor(async () => (await bed.pending(prefix, 'config', group)) === 0, {
+      message: 'nothing pending',
+    });
+    const effects = await bed.effects(poison.correlationId);
+    const healthy = events.filter((event) => event !== poison).map((event) => event.eventId);
+    expect(effects.map((effect) => effect.eventId).sort()).to.deep.equal(healthy.sort());
+    // The batch's writes were rolled back: each surviving effect comes from its own transaction.
+    expect(await transactions(poison.correlationId)).to.equal(9);
+  });
+});

@@ -1,0 +1,143 @@
+import { expect } from 'chai';
+import { appendToOutbox, notifyOutbox } from '../../../lib/bus/outbox.js';
+import type { Event } from '../../../lib/events/catalogue.js';
+import { BusTestBed, configEvents, effectHandler } from '../../support/bus-harness.js';
+import { waitFor } from '../../support/wait.js';
+
+describe('bus outbox relay', function () {
+  let bed: BusTestBed;
+  before(async () => {
+    bed = await BusTestBed.open();
+  });
+  afterEach(() => bed.stopAll());
+  after(() => bed.close());
+
+  async function outboxRows(events: Event[]) {
+    return bed.db
+      .selectFrom('bus.outbox')
+      .select(['id', 'event_id', 'published_at'])
+      .where(
+        'event_id',
+        'in',
+        events.map((event) => event.eventId),
+      )
+      .orderBy('id')
+      .execute();
+  }
+
+  const allPublished = async (events: Event[]) =>
+    (await outboxRows(events)).every((row) => row.published_at !== null);
+
+  /** Stream entries per event id. */
+  async function published(prefix: string): Promise<Map<string, number>> {
+    const entries = await bed.redis.xrange(bed.key(prefix, 'config'), '-', '+');
+    const counts = new Map<string, number>();
+    for (const [, fields] of entries) {
+      const eventId = (JSON.parse(fields[3]!) as Event).eventId;
+      counts.set(eventId, (counts.get(eventId) ?? 0) + 1);
+    }
+    return counts;
+  }
+
+  it('loses nothing when the relay dies between XADD and marking the rows, and the inbox absorbs the copies', async () => {
+    const prefix = bed.newPrefix();
+    const group = 'after-relay-crash';
+    const events = configEvents(20);
+    let crashes = 0;
+    await bed.consumer({ prefix, group, handlers: { ConfigChanged: effectHandler('c1') } });
+    await bed.relay({
+      prefix,
+      pollMs: 50,
+      hooks: {
+        afterPublish: () => {
+          if (crashes < 2) {
+            crashes += 1;
+            throw new Error('relay died after XADD');
+          }
+        },
+      },
+    });
+
+    await bed.writeToOutbox(events);
+
+    await waitFor(() => allPublished(events), { message: 'the rows marked published' });
+    await waitFor(
+      async () =>
+        (await bed.pending(prefix, 'config', group)) === 0 &&
+        (await bed.groupInfo(prefix, 'config', group)).lag === 0,
+      {
+        message: 'every entry acked',
+      },
+    );
+    expect(crashes).to.equal(2);
+    const copies = await published(prefix);
+    expect([...copies.values()]).to.deep.equal(events.map(() => 3));
+    const effects = await bed.effects(events[0]!.correlationId);
+    expect(effects.map((effect) => effect.eventId).sort()).to.deep.equal(
+      events.map((event) => event.eventId).sort(),
+    );
+  });
+
+  it('publishes a row whose transaction commits after a later id committed', async () => {
+    const prefix = bed.newPrefix();
+    // Polling slower than the test: the late row must come through on the notification after its commit.
+    await bed.relay({ prefix, pollMs: 60_000 });
+    const [early, late] = configEvents(2);
+    let commitEarly!: () => void;
+    const held = new Promise<void>((resolve) => (commitEarly = resolve));
+    let written!: () => void;
+    const writtenEarly = new Promise<void>((resolve) => (written = resolve));
+
+    const transactionA = bed.db.transaction().execute(async (trx) => {
+      await appendToOutbox(trx, [early!]);
+      written();
+      await held;
+    });
+    try {
+      await writtenEarly;
+      await bed.writeToOutbox([late!]);
+      await waitFor(() => allPublished([late!]), { message: 'the later row published' });
+      expect(await published(prefix)).to.deep.equal(new Map([[late!.eventId, 1]]));
+    } finally {
+      commitEarly();
+      await transactionA;
+    }
+    await notifyOutbox(bed.db);
+
+    await waitFor(() => allPublished([early!]), { message: 'the earlier row published after its commit' });
+    const [rowA, rowB] = await outboxRows([early!, late!]);
+    expect(rowA!.event_id).to.equal(early!.eventId);
+    expect(rowA!.id).to.be.below(rowB!.id);
+    expect(await published(prefix)).to.deep.equal(
+      new Map([
+        [late!.eventId, 1],
+        [early!.eventId, 1],
+      ]),
+    );
+  });
+
+  it('publishes each row exactly once with two relays draining at once', async function () {
+    this.timeout(30_000);
+    const prefix = bed.newPrefix();
+    const events = configEvents(2_000);
+    for (let i = 0; i < events.length; i += 500) await bed.writeToOutbox(events.slice(i, i + 500));
+    const batches = [0, 0];
+    // A short pause per batch keeps both relays busy at the same time.
+    const relayHooks = (index: number) => ({
+      published: () => {
+        batches[index] = batches[index]! + 1;
+      },
+      afterPublish: () => new Promise<void>((resolve) => setTimeout(resolve, 2)),
+    });
+
+    await Promise.all([0, 1].map((index) => bed.relay({ prefix, batchSize: 50, hooks: relayHooks(index) })));
+
+    await waitFor(() => allPublished(events), { timeoutMs: 20_000, message: 'every row published' });
+    const copies = await published(prefix);
+    expect(copies.size).to.equal(events.length);
+    expect([...copies.values()].every((count) => count === 1)).to.equal(true);
+    expect(await bed.redis.xlen(bed.key(prefix, 'config'))).to.equal(events.length);
+    expect(batches[0]).to.be.above(0);
+    expect(batches[1]).to.be.above(0);
+  });
+});

@@ -1,0 +1,125 @@
+import { randomUUID } from 'node:crypto';
+import { expect } from 'chai';
+import { sql } from 'kysely';
+import { createDb, type Db } from '../../lib/db/database.js';
+import { paymentHandlers } from '../../lib/payment/payment-handlers.js';
+import { priceBooking } from '../../lib/pricing/pricing-rules.js';
+import { handle, sagaEvent } from '../support/handlers.js';
+import { waitFor } from '../support/wait.js';
+
+const pricing = priceBooking({
+  services: [{ id: randomUUID(), name: 'Ultrasound', pricePaise: 150000 }],
+  patient: { gender: 'male', dateOfBirth: '1975-03-03' },
+  discountBasisPoints: 1200,
+  today: '2026-11-24',
+});
+const reserved = (bookingId: string) =>
+  sagaEvent('DiscountQuotaReserved', { pricing, day: '2026-11-24' }, bookingId);
+const compensation = (bookingId: string) =>
+  sagaEvent(
+    'CompensationTriggered',
+    { reason: 'The booking could not be completed in time.', cause: 'deadline' },
+    bookingId,
+  );
+
+describe('payment participant', () => {
+  let db: Db;
+  const succeed = paymentHandlers({ defaults: { mode: 'success', failureRate: 0, delayMs: 0 } });
+
+  before(() => {
+    db = createDb(process.env.DATABASE_URL as string, 5);
+  });
+  after(async () => {
+    await db.destroy();
+  });
+
+  const payment = (bookingId: string) =>
+    db.selectFrom('payment.payments').selectAll().where('booking_id', '=', bookingId).executeTakeFirst();
+
+  it('charges the final price once per booking', async () => {
+    const bookingId = randomUUID();
+    const [completed] = await handle(db, succeed, reserved(bookingId));
+    expect(completed?.type).to.equal('PaymentCompleted');
+    expect(completed?.data).to.include({ amountPaise: pricing.finalPaise });
+    // The same booking asked again (another event id): no second charge.
+    expect(await handle(db, succeed, reserved(bookingId))).to.deep.equal([]);
+    expect((await payment(bookingId))?.status).to.equal('COMPLETED');
+  });
+
+  it('fails the charge in fail mode and says why', async () => {
+    const bookingId = randomUUID();
+    const failing = paymentHandlers({ defaults: { mode: 'fail', failureRate: 0, delayMs: 0 } });
+    const [failed] = await handle(db, failing, reserved(bookingId));
+    expect(failed?.type).to.equal('PaymentFailed');
+    expect(failed?.data).to.include({ amountPaise: pricing.finalPaise });
+    expect((await payment(bookingId))?.status).to.equal('FAILED');
+  });
+
+  it('in random mode fails with the configured rate', async () => {
+    const at = (draw: number) =>
+      paymentHandlers({ defaults: { mode: 'random', failureRate: 0.3, delayMs: 0 }, random: () => draw });
+    expect((await handle(db, at(0.29), reserved(randomUUID())))[0]?.type).to.equal('PaymentFailed');
+    expect((await handle(db, at(0.3), reserved(randomUUID())))[0]?.type).to.equal('PaymentCompleted');
+  });
+
+  it('refunds a payment completed for a booking that was then compensated, once', async () => {
+    const bookingId = randomUUID();
+    await handle(db, succeed, reserved(bookingId));
+    const [refund] = await handle(db, succeed, compensation(bookingId));
+    expect(refund?.type).to.equal('PaymentRefunded');
+    expect(refund?.data).to.include({ amountPaise: pricing.finalPaise });
+    expect(await handle(db, succeed, compensation(bookingId))).to.deep.equal([]);
+    expect((await payment(bookingId))?.status).to.equal('REFUNDED');
+  });
+
+  it('never charges a booking whose compensation arrived first', async () => {
+    const bookingId = randomUUID();
+    expect(await handle(db, succeed, compensation(bookingId))).to.deep.equal([]);
+    expect(await handle(db, succeed, reserved(bookingId))).to.deep.equal([]);
+    expect((await payment(bookingId))?.status).to.equal('CANCELLED');
+  });
+
+  it('a compensation during a slow charge waits for it, then refunds it', async () => {
+    const bookingId = randomUUID();
+    const slow = paymentHandlers({ defaults: { mode: 'success', failureRate: 0, delayMs: 400 } });
+    const charging = handle(db, slow, reserved(bookingId));
+    // The compensation starts once the gateway call holds the booking's payment row.
+    await waitFor(async () => {
+      const { rows } = await sql<{ waiting: number }>`
+        select count(*)::int as waiting from pg_stat_activity
+        where datname = current_database() and state = 'idle in transaction'`.execute(db);
+      return (rows[0]?.waiting ?? 0) > 0;
+    });
+    const compensating = handle(db, slow, compensation(bookingId));
+    const [[completed], [refund]] = await Promise.all([charging, compensating]);
+    expect(completed?.type).to.equal('PaymentCompleted');
+    expect(refund?.type).to.equal('PaymentRefunded');
+    expect((await payment(bookingId))?.status).to.equal('REFUNDED');
+  });
+
+  it('uses the mode an admin switched to, over the environment default', async () => {
+    const settings = await db.selectFrom('payment.settings').selectAll().executeTakeFirstOrThrow();
+    const configChanged = sagaEvent(
+      'ConfigChanged',
+      {
+        configVersion: settings.version + 1,
+        discountBasisPoints: 1200,
+        dailyDiscountQuota: 100,
+        paymentSimulationMode: 'fail',
+        paymentFailureRate: 0.2,
+        actor: 'admin@example.com',
+      },
+      null,
+    );
+    await handle(db, succeed, configChanged);
+    try {
+      expect((await handle(db, succeed, reserved(randomUUID())))[0]?.type).to.equal('PaymentFailed');
+    } finally {
+      // Later suites' config versions must still apply.
+      await db
+        .updateTable('payment.settings')
+        .set({ mode: settings.mode, failure_rate: settings.failure_rate, version: settings.version })
+        .execute();
+    }
+  });
+});

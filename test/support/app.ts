@@ -1,0 +1,65 @@
+import type { Express } from 'express';
+import type { Redis } from 'ioredis';
+import { createRedis } from '../../lib/bus/redis.js';
+import { OutboxRelay } from '../../lib/bus/relay.js';
+import { systemClock, type Clock } from '../../lib/clock.js';
+import { loadConfig, type Config } from '../../lib/config.js';
+import { createDb, type Db } from '../../lib/db/database.js';
+import { createApp } from '../../server/app.js';
+
+export interface TestApp {
+  app: Express;
+  config: Config;
+  db: Db;
+  redis: Redis;
+  relay: OutboxRelay | null;
+  close(): Promise<void>;
+}
+
+/**
+ * The real web app in-process (for supertest) against the run's database and Redis prefix.
+ * `relay: true` also publishes its outbox, as server/index.ts does, for tests that run the saga.
+ */
+export async function startTestApp(
+  options: { env?: Record<string, string>; clock?: Clock; relay?: boolean } = {},
+): Promise<TestApp> {
+  const config = loadConfig({ ...process.env, ...options.env });
+  const db = createDb(config.DATABASE_URL, 5);
+  const redis = createRedis(config.REDIS_URL, 'web', 'test-web');
+  await redis.ping().catch(async () => {
+    await new Promise((resolve) => redis.once('ready', resolve));
+  });
+  let relay: OutboxRelay | null = null;
+  let relayRedis: Redis | null = null;
+  if (options.relay) {
+    relayRedis = createRedis(config.REDIS_URL, 'worker', 'test-web-relay');
+    relay = new OutboxRelay({
+      db,
+      redis: relayRedis,
+      databaseUrl: config.DATABASE_URL,
+      prefix: config.REDIS_PREFIX,
+      pollMs: 200,
+    });
+    await relay.start();
+  }
+  const app = createApp({
+    config,
+    db,
+    redis,
+    clock: options.clock ?? systemClock,
+    published: () => relay?.kick(),
+  });
+  return {
+    app,
+    config,
+    db,
+    redis,
+    relay,
+    async close() {
+      await relay?.stop();
+      await relayRedis?.quit();
+      await redis.quit();
+      await db.destroy();
+    },
+  };
+}

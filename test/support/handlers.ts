@@ -1,0 +1,36 @@
+import { randomUUID } from 'node:crypto';
+import type { Handler, Handlers } from '../../lib/bus/consumer.js';
+import type { Db } from '../../lib/db/database.js';
+import {
+  createEvent,
+  followUp,
+  type Event,
+  type EventData,
+  type EventType,
+} from '../../lib/events/catalogue.js';
+
+/** Runs one participant handler in a real transaction, as the bus would, and returns what it emitted. */
+export async function handle(db: Db, handlers: Handlers, event: Event): Promise<Event[]> {
+  const handler = handlers[event.type] as Handler<EventType> | undefined;
+  if (!handler) throw new Error(`no handler for ${event.type}`);
+  const emitted: Event[] = [];
+  await db.transaction().execute((trx) =>
+    handler(event, {
+      trx,
+      emit: (type, data) => {
+        const next = followUp(event, type, data) as Event;
+        emitted.push(next);
+        return next as never;
+      },
+    }),
+  );
+  return emitted;
+}
+
+export function sagaEvent<T extends EventType>(
+  type: T,
+  data: EventData<T>,
+  bookingId: string | null = randomUUID(),
+): Event<T> {
+  return createEvent(type, data, { bookingId, correlationId: randomUUID(), causationId: null });
+}

@@ -1,0 +1,39 @@
+import { createDb } from '../../lib/db/database.js';
+import { migrateToLatest } from '../../lib/db/migrate.js';
+import { logger } from '../../lib/logger.js';
+import { createTestEnvironment, dropStaleTestDatabases } from './test-env.js';
+
+let drop: (() => Promise<void>) | null = null;
+
+/**
+ * Root hooks: the whole run gets its own database and Redis key prefix, exported through the
+ * environment so that the app, the handlers and spawned worker processes all use them.
+ */
+export const mochaHooks = {
+  async beforeAll(this: Mocha.Context) {
+    this.timeout(60_000);
+    await dropStaleTestDatabases(6 * 3600_000);
+    const environment = await createTestEnvironment();
+    drop = environment.drop;
+    process.env.NODE_ENV = 'test';
+    process.env.DATABASE_URL = environment.databaseUrl;
+    process.env.REDIS_URL = environment.redisUrl;
+    process.env.REDIS_PREFIX = environment.redisPrefix;
+    process.env.LOG_LEVEL ??= 'warn';
+    // Every test signs up from 127.0.0.1; the rate-limit tests set their own small limits.
+    process.env.SIGNUP_RATE_LIMIT ??= '10000';
+    process.env.LOGIN_RATE_LIMIT ??= '10000';
+    // In-process code logs only errors (set TEST_LOG_LEVEL to see more); spawned processes use LOG_LEVEL.
+    logger.level = process.env.TEST_LOG_LEVEL ?? 'error';
+    const db = createDb(environment.databaseUrl, 1);
+    try {
+      await migrateToLatest(db);
+    } finally {
+      await db.destroy();
+    }
+  },
+  async afterAll(this: Mocha.Context) {
+    this.timeout(60_000);
+    if (!process.env.KEEP_TEST_DATA) await drop?.();
+  },
+};

@@ -1,0 +1,320 @@
+import { randomUUID } from 'node:crypto';
+import { expect } from 'chai';
+import {
+  DEADLINE_REASON,
+  QUOTA_REJECTED_REASON,
+  SAGA_STEP_ORDER,
+  decide,
+  type Emission,
+  type SagaInput,
+  type SagaState,
+} from '../../lib/booking/booking-saga.js';
+import { createEvent, eventTypes, type EventData } from '../../lib/events/catalogue.js';
+
+const origin = { bookingId: randomUUID(), correlationId: randomUUID(), causationId: null };
+const pricing: EventData<'DiscountQuotaReserved'>['pricing'] = {
+  basePaise: 150_000,
+  discountEligible: true,
+  eligibility: 'amount',
+  discountBasisPoints: 1200,
+  discountPaise: 18_000,
+  finalPaise: 132_000,
+};
+const DECLINED = 'The card was declined (simulated gateway).';
+
+const inputs = {
+  reserved: () => createEvent('DiscountQuotaReserved', { pricing, day: '2026-03-01' }, origin),
+  skipped: () =>
+    createEvent(
+      'DiscountQuotaSkipped',
+      { pricing: { ...pricing, discountPaise: 0, finalPaise: 150_000 }, day: null },
+      origin,
+    ),
+  rejected: () =>
+    createEvent(
+      'DiscountQuotaRejected',
+      { pricing, day: '2026-03-01', reason: QUOTA_REJECTED_REASON },
+      origin,
+    ),
+  released: () => createEvent('DiscountQuotaReleased', { day: '2026-03-01' }, origin),
+  paid: () =>
+    createEvent('PaymentCompleted', { amountPaise: 132_000, gatewayReference: 'pay_sim_1' }, origin),
+  declined: () => createEvent('PaymentFailed', { amountPaise: 132_000, reason: DECLINED }, origin),
+  deadline: (): SagaInput => ({ type: 'DeadlinePassed' }),
+} satisfies Record<string, () => SagaInput>;
+type InputName = keyof typeof inputs;
+
+function pending(overrides: Partial<SagaState> = {}): SagaState {
+  return {
+    status: 'PENDING',
+    compensating: false,
+    quotaOutcome: null,
+    quotaReleased: false,
+    reference: 'MC-7K2Q-9XD4',
+    patient: { name: 'Meera Iyer', email: 'meera@example.com' },
+    finalPaise: null,
+    reason: null,
+    ...overrides,
+  };
+}
+
+/** Feeds the inputs in order (each a new event, as a participant would emit it); collects what is emitted. */
+function run(
+  names: InputName[],
+  state: SagaState = pending(),
+): { state: SagaState; emitted: Emission[]; types: string[] } {
+  const emitted: Emission[] = [];
+  let current = state;
+  for (const name of names) {
+    const decision = decide(current, inputs[name]());
+    current = decision.state;
+    emitted.push(...decision.emit);
+  }
+  return { state: current, emitted, types: emitted.map((emission) => emission.type) };
+}
+
+function permutations<T>(items: T[]): T[][] {
+  if (items.length <= 1) return [items];
+  return items.flatMap((item, i) =>
+    permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [item, ...rest]),
+  );
+}
+
+const TERMINAL_EVENTS = ['BookingConfirmed', 'BookingRejected', 'BookingFailed'];
+
+describe('booking saga state machine', () => {
+  describe('the flows of the spec in order', () => {
+    it('confirms after a reserved discount and a payment, with the reference, amount and patient', () => {
+      const { state, emitted } = run(['reserved', 'paid']);
+      expect(state.status).to.equal('CONFIRMED');
+      expect(emitted).to.deep.equal([
+        {
+          type: 'BookingConfirmed',
+          data: {
+            reference: 'MC-7K2Q-9XD4',
+            finalPaise: 132_000,
+            patient: { name: 'Meera Iyer', email: 'meera@example.com' },
+          },
+        },
+      ]);
+    });
+
+    it('confirms after a skipped discount and a payment', () => {
+      const { state, types } = run(['skipped', 'paid']);
+      expect(state).to.include({ status: 'CONFIRMED', quotaOutcome: 'skipped' });
+      expect(types).to.deep.equal(['BookingConfirmed']);
+    });
+
+    it('rejects at once when the quota is used up, with the quota reason', () => {
+      const { state, emitted } = run(['rejected']);
+      expect(state).to.include({ status: 'REJECTED', reason: QUOTA_REJECTED_REASON });
+      expect(emitted).to.deep.equal([{ type: 'BookingRejected', data: { reason: QUOTA_REJECTED_REASON } }]);
+    });
+
+    it('compensates a failed payment: triggers compensation, waits for the release, then fails', () => {
+      const failed = run(['reserved', 'declined']);
+      expect(failed.state).to.include({
+        status: 'PENDING',
+        compensating: true,
+        reason: `Payment failed: ${DECLINED}`,
+      });
+      expect(failed.emitted).to.deep.equal([
+        {
+          type: 'CompensationTriggered',
+          data: { reason: `Payment failed: ${DECLINED}`, cause: 'payment_failed' },
+        },
+      ]);
+
+      const released = run(['released'], failed.state);
+      expect(released.state).to.include({ status: 'FAILED', quotaReleased: true });
+      expect(released.emitted).to.deep.equal([
+        { type: 'BookingFailed', data: { reason: `Payment failed: ${DECLINED}` } },
+      ]);
+    });
+
+    it('fails a failed payment at once when nothing was reserved: compensation first, then the failure', () => {
+      const { state, types } = run(['skipped', 'declined']);
+      expect(state.status).to.equal('FAILED');
+      expect(types).to.deep.equal(['CompensationTriggered', 'BookingFailed']);
+    });
+  });
+
+  describe('events in any order', () => {
+    it('fails once the slot is released, whatever the order of reservation, payment failure and release', () => {
+      for (const order of permutations<InputName>(['reserved', 'declined', 'released'])) {
+        const { state, types } = run(order);
+        expect(state.status, order.join(' → ')).to.equal('FAILED');
+        expect(types, order.join(' → ')).to.deep.equal(['CompensationTriggered', 'BookingFailed']);
+      }
+    });
+
+    it('holds a failed booking while its slot is reserved: PaymentFailed before DiscountQuotaReserved', () => {
+      const early = run(['declined', 'reserved']);
+      expect(early.state).to.include({ status: 'PENDING', compensating: true, quotaOutcome: 'reserved' });
+      expect(early.types).to.deep.equal(['CompensationTriggered']);
+      expect(run(['released'], early.state).types).to.deep.equal(['BookingFailed']);
+    });
+
+    it('remembers a release that came before its reservation (DiscountQuotaReleased before Reserved)', () => {
+      const { state, types } = run(['declined', 'released', 'reserved']);
+      expect(state).to.include({ status: 'FAILED', quotaReleased: true, quotaOutcome: 'reserved' });
+      expect(types).to.deep.equal(['CompensationTriggered', 'BookingFailed']);
+    });
+
+    it('fails a compensating booking when the quota decision that comes late holds nothing (skipped or rejected)', () => {
+      expect(run(['declined', 'skipped']).types).to.deep.equal(['CompensationTriggered', 'BookingFailed']);
+      const rejected = run(['declined', 'rejected']);
+      expect(rejected.state.status).to.equal('FAILED');
+      expect(rejected.types).to.deep.equal(['CompensationTriggered', 'BookingFailed']);
+    });
+
+    it('confirms a payment that arrives before the quota decision, and keeps it confirmed after', () => {
+      for (const order of permutations<InputName>(['reserved', 'paid'])) {
+        const { state, types } = run(order);
+        expect(state.status, order.join(' → ')).to.equal('CONFIRMED');
+        expect(types, order.join(' → ')).to.deep.equal(['BookingConfirmed']);
+      }
+    });
+
+    it('has no second effect from a duplicate of any event', () => {
+      const flows: InputName[][] = [
+        ['reserved', 'paid'],
+        ['skipped', 'paid'],
+        ['rejected'],
+        ['reserved', 'declined', 'released'],
+        ['skipped', 'declined'],
+      ];
+      for (const flow of flows) {
+        const once = run(flow);
+        const twice = run(flow.flatMap((name) => [name, name]));
+        const atTheEnd = run([...flow, ...flow]);
+        expect(twice.types, flow.join(', ')).to.deep.equal(once.types);
+        expect(twice.state, flow.join(', ')).to.deep.equal(once.state);
+        expect(atTheEnd.types, flow.join(', ')).to.deep.equal(once.types);
+      }
+    });
+  });
+
+  describe('never backwards', () => {
+    it('keeps a confirmed booking confirmed whatever comes after', () => {
+      const confirmed = run(['reserved', 'paid']).state;
+      for (const name of Object.keys(inputs) as InputName[]) {
+        const { state, types } = run([name], confirmed);
+        expect(state.status, name).to.equal('CONFIRMED');
+        expect(types, name).to.deep.equal([]);
+      }
+    });
+
+    it('keeps a failed booking failed: a late PaymentCompleted confirms nothing (the payment participant refunds it)', () => {
+      const failed = run(['skipped', 'declined']).state;
+      for (const name of Object.keys(inputs) as InputName[]) {
+        const { state, types } = run([name], failed);
+        expect(state.status, name).to.equal('FAILED');
+        expect(types, name).to.deep.equal([]);
+      }
+      expect(run(['paid'], run(['reserved', 'deadline']).state).state.status).to.equal('FAILED');
+    });
+
+    it('keeps a rejected booking rejected', () => {
+      const rejected = run(['rejected']).state;
+      for (const name of Object.keys(inputs) as InputName[]) {
+        const { state, types } = run([name], rejected);
+        expect(state.status, name).to.equal('REJECTED');
+        expect(types, name).to.deep.equal([]);
+      }
+    });
+
+    it('holds its invariants for every sequence of up to four inputs, duplicates included', () => {
+      const names = Object.keys(inputs) as InputName[];
+      let sequences: InputName[][] = [[]];
+      let checked = 0;
+      for (let length = 1; length <= 4; length++) {
+        sequences = sequences.flatMap((sequence) => names.map((name) => [...sequence, name]));
+        for (const sequence of sequences) {
+          checked += 1;
+          const label = sequence.join(' → ');
+          let state = pending();
+          const types: string[] = [];
+          for (const name of sequence) {
+            const before = state.status;
+            const decision = decide(state, inputs[name]());
+            state = decision.state;
+            types.push(...decision.emit.map((emission) => emission.type));
+            if (before !== 'PENDING') expect(state.status, label).to.equal(before);
+          }
+          const terminal = types.filter((type) => TERMINAL_EVENTS.includes(type));
+          expect(terminal.length, label).to.be.at.most(1);
+          expect(types.filter((type) => type === 'CompensationTriggered').length, label).to.be.at.most(1);
+          const statusEvent = {
+            CONFIRMED: 'BookingConfirmed',
+            REJECTED: 'BookingRejected',
+            FAILED: 'BookingFailed',
+            PENDING: undefined,
+          }[state.status];
+          expect(terminal[0], label).to.equal(statusEvent);
+          if (types.includes('BookingFailed')) {
+            expect(types.indexOf('CompensationTriggered'), label).to.be.within(
+              0,
+              types.indexOf('BookingFailed'),
+            );
+          }
+          if (types.includes('BookingConfirmed'))
+            expect(types, label).not.to.include('CompensationTriggered');
+          // A compensating booking waits only for a slot it holds (or a quota decision not yet seen).
+          if (state.status === 'PENDING' && state.compensating) {
+            expect(
+              state.quotaOutcome === null || (state.quotaOutcome === 'reserved' && !state.quotaReleased),
+              label,
+            ).to.equal(true);
+          }
+          // Failed by a payment, not by the deadline: a reserved slot was released first.
+          if (
+            state.status === 'FAILED' &&
+            state.reason !== DEADLINE_REASON &&
+            state.quotaOutcome === 'reserved'
+          ) {
+            expect(state.quotaReleased, label).to.equal(true);
+          }
+        }
+      }
+      expect(checked).to.equal(7 + 49 + 343 + 2401);
+    });
+  });
+
+  describe('the deadline', () => {
+    it('fails a pending booking at once with compensation, then tells the patient', () => {
+      const { state, emitted } = run(['reserved', 'deadline']);
+      expect(state).to.include({ status: 'FAILED', compensating: true, reason: DEADLINE_REASON });
+      expect(emitted).to.deep.equal([
+        { type: 'CompensationTriggered', data: { reason: DEADLINE_REASON, cause: 'deadline' } },
+        { type: 'BookingFailed', data: { reason: DEADLINE_REASON } },
+      ]);
+    });
+
+    it('fails a booking that is compensating already without triggering compensation twice', () => {
+      const compensating = run(['reserved', 'declined']).state;
+      const { state, emitted } = run(['deadline'], compensating);
+      expect(state).to.include({ status: 'FAILED', reason: DEADLINE_REASON });
+      expect(emitted).to.deep.equal([{ type: 'BookingFailed', data: { reason: DEADLINE_REASON } }]);
+      expect(run(['released'], state).types).to.deep.equal([]);
+    });
+
+    it('leaves a finished booking alone, and acts once', () => {
+      expect(run(['deadline'], run(['reserved', 'paid']).state).types).to.deep.equal([]);
+      expect(run(['deadline'], run(['rejected']).state).types).to.deep.equal([]);
+      expect(run(['deadline', 'deadline']).types).to.deep.equal(['CompensationTriggered', 'BookingFailed']);
+    });
+
+    it('ignores the late steps of a booking failed by its deadline', () => {
+      const { state, types } = run(['deadline', 'reserved', 'paid', 'released']);
+      expect(state.status).to.equal('FAILED');
+      expect(types).to.deep.equal(['CompensationTriggered', 'BookingFailed']);
+    });
+  });
+
+  it('orders every saga event for timeline ties', () => {
+    expect([...SAGA_STEP_ORDER].sort()).to.deep.equal(
+      eventTypes.filter((type) => type !== 'ConfigChanged').sort(),
+    );
+  });
+});
