@@ -199,6 +199,18 @@ export async function getBookingViews(
   db: Db,
   filter: { ids?: string[]; userId?: string; status?: string; q?: string; limit?: number },
 ): Promise<BookingView[]> {
+  // One snapshot for the three reads: a handler committing between them must not show a timeline
+  // that is ahead of the booking's own status and price.
+  return db
+    .transaction()
+    .setIsolationLevel('repeatable read')
+    .execute((trx) => readBookingViews(trx, filter));
+}
+
+async function readBookingViews(
+  db: Trx,
+  filter: { ids?: string[]; userId?: string; status?: string; q?: string; limit?: number },
+): Promise<BookingView[]> {
   let query = db
     .selectFrom('booking.bookings')
     .selectAll()
@@ -223,22 +235,20 @@ export async function getBookingViews(
   const bookings = await query.execute();
   if (bookings.length === 0) return [];
   const ids = bookings.map((booking) => booking.id);
-  const [lines, timeline] = await Promise.all([
-    db
-      .selectFrom('booking.booking_services')
-      .selectAll()
-      .where('booking_id', 'in', ids)
-      .orderBy('position')
-      .execute(),
-    db
-      .selectFrom('booking.timeline')
-      .selectAll()
-      .where('booking_id', 'in', ids)
-      .orderBy('occurred_at')
-      .orderBy(sql`array_position(${[...SAGA_STEP_ORDER]}::text[], type)`)
-      .orderBy('event_id')
-      .execute(),
-  ]);
+  const lines = await db
+    .selectFrom('booking.booking_services')
+    .selectAll()
+    .where('booking_id', 'in', ids)
+    .orderBy('position')
+    .execute();
+  const timeline = await db
+    .selectFrom('booking.timeline')
+    .selectAll()
+    .where('booking_id', 'in', ids)
+    .orderBy('occurred_at')
+    .orderBy(sql`array_position(${[...SAGA_STEP_ORDER]}::text[], type)`)
+    .orderBy('event_id')
+    .execute();
   return bookings.map((booking) => ({
     id: booking.id,
     reference: booking.reference,

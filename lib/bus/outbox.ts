@@ -5,8 +5,11 @@ import { streamOf, type Event } from '../events/catalogue.js';
 /** The channel relays LISTEN on. */
 export const OUTBOX_CHANNEL = 'bus_outbox';
 
-/** Writes events in the caller's transaction: they are published only if the state change commits. */
-export async function appendToOutbox(trx: Trx, events: readonly Event[]): Promise<void> {
+/**
+ * Writes events in the caller's transaction: they are published only if the state change commits.
+ * (Given the pool instead, the insert is a transaction of its own, for a producer that only emits.)
+ */
+export async function appendToOutbox(trx: Trx | Db, events: readonly Event[]): Promise<void> {
   if (events.length === 0) return;
   await trx
     .insertInto('bus.outbox')

@@ -150,7 +150,7 @@ class Bus {
     await this.consumer.start();
   }
 
-  /** One producer transaction writing one event to the outbox, then the relay kicked as workers do. */
+  /** One producer commit writing one event to the outbox, then the relay kicked as workers do. */
   async produce(watch = false): Promise<void> {
     this.produced += 1;
     const data = {
@@ -168,7 +168,8 @@ class Bus {
     });
     if (watch) this.watched.set(event.eventId, performance.now());
     try {
-      await this.producerDb.transaction().execute((trx) => appendToOutbox(trx, [event]));
+      // The producer's commit: one INSERT, the same single-row commit as the raw PostgreSQL ceiling.
+      await appendToOutbox(this.producerDb, [event]);
     } catch (error) {
       this.produced -= 1;
       throw error;
