@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { StreamConsumer, type Handlers } from './bus/consumer.js';
-import type { BusHooks } from './bus/hooks.js';
+import { busMetricsRecorder } from './bus/bus-metrics.js';
 import { consumerName, createRedis } from './bus/redis.js';
 import { OutboxRelay } from './bus/relay.js';
 import { trimStream } from './bus/trim.js';
@@ -14,7 +14,6 @@ export interface Participant {
   handlers: (base: ProcessBase & { redis: Redis }) => Handlers;
   /** Periodic work of the participant (e.g. the booking deadline sweep). */
   background?: (base: ProcessBase & { redis: Redis; relay: OutboxRelay }) => { stop(): Promise<void> | void };
-  hooks?: BusHooks;
   /** One transaction per read batch: only for handlers that do nothing but database writes. */
   transactionPerBatch?: boolean;
 }
@@ -28,13 +27,15 @@ export async function runParticipant(participant: Participant): Promise<void> {
   const { config, db, lifecycle } = base;
   const redis = createRedis(config.REDIS_URL, 'worker', `${participant.group}:commands`);
   const blockingRedis = createRedis(config.REDIS_URL, 'worker', `${participant.group}:reader`);
+  // The bus's counters reach /metrics through Redis: workers serve no HTTP.
+  const metrics = busMetricsRecorder(redis, config.REDIS_PREFIX, participant.group);
   const relay = new OutboxRelay({
     db,
     redis,
     databaseUrl: config.DATABASE_URL,
     prefix: config.REDIS_PREFIX,
     pollMs: config.BUS_POLL_MS,
-    ...(participant.hooks ? { hooks: participant.hooks } : {}),
+    hooks: metrics.hooks,
   });
   const consumer = new StreamConsumer({
     db,
@@ -50,7 +51,7 @@ export async function runParticipant(participant: Participant): Promise<void> {
     maxDeliveries: config.BUS_MAX_DELIVERIES,
     transactionPerBatch: participant.transactionPerBatch ?? false,
     onEmitted: () => relay.kick(),
-    ...(participant.hooks ? { hooks: participant.hooks } : {}),
+    hooks: metrics.hooks,
   });
   const trimmer = setInterval(() => {
     for (const stream of streamNames) {
@@ -69,6 +70,7 @@ export async function runParticipant(participant: Participant): Promise<void> {
   lifecycle.onShutdown('consumer', () => consumer.stop());
   lifecycle.onShutdown('trimmer', () => clearInterval(trimmer));
   lifecycle.onShutdown('relay', () => relay.stop());
+  lifecycle.onShutdown('metrics', () => metrics.stop());
   lifecycle.onShutdown('redis', async () => {
     await quitRedis(redis);
     blockingRedis.disconnect();

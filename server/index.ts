@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import { busMetricsRecorder } from '../lib/bus/bus-metrics.js';
 import { createRedis } from '../lib/bus/redis.js';
 import { OutboxRelay } from '../lib/bus/relay.js';
 import { systemClock } from '../lib/clock.js';
@@ -10,12 +11,14 @@ const { config, db, lifecycle } = bootProcess('web');
 const redis = createRedis(config.REDIS_URL, 'web', 'web');
 // The web writes BookingRequested and ConfigChanged to the outbox; it publishes them itself at once.
 const relayRedis = createRedis(config.REDIS_URL, 'worker', 'web:relay');
+const metrics = busMetricsRecorder(relayRedis, config.REDIS_PREFIX, 'web');
 const relay = new OutboxRelay({
   db,
   redis: relayRedis,
   databaseUrl: config.DATABASE_URL,
   prefix: config.REDIS_PREFIX,
   pollMs: config.BUS_POLL_MS,
+  hooks: metrics.hooks,
 });
 const app = createApp({ config, db, redis, clock: systemClock, published: () => relay.kick() });
 const server = createServer(app);
@@ -29,6 +32,7 @@ lifecycle.onShutdown(
     }),
 );
 lifecycle.onShutdown('relay', () => relay.stop());
+lifecycle.onShutdown('metrics', () => metrics.stop());
 lifecycle.onShutdown('redis', async () => {
   await quitRedis(redis);
   await quitRedis(relayRedis);

@@ -2,6 +2,7 @@ import { Router } from 'express';
 import type { Redis } from 'ioredis';
 import { sql } from 'kysely';
 import client from 'prom-client';
+import { busMetricsKey, parseBusMetrics, type BusMetric } from '../../lib/bus/bus-metrics.js';
 import { streamKey } from '../../lib/bus/redis.js';
 import type { Db } from '../../lib/db/database.js';
 import { streamNames } from '../../lib/events/catalogue.js';
@@ -116,6 +117,34 @@ function createMetrics({ db, redis, prefix }: HealthDeps): client.Registry {
       }
     },
   });
+
+  // What every process's consumer and relay counted (see lib/bus/bus-metrics.ts), summed over instances.
+  const busMetrics: Record<BusMetric['name'], { name: string; help: string }> = {
+    handled: { name: 'clinic_bus_events_handled_total', help: 'Events handled, by consumer group and type.' },
+    duplicates: { name: 'clinic_bus_duplicates_total', help: 'Redeliveries found in the inbox and skipped.' },
+    retried: { name: 'clinic_bus_retries_total', help: 'Handler failures retried with backoff.' },
+    dead_lettered: { name: 'clinic_bus_dead_lettered_total', help: 'Messages sent to the dead letters.' },
+    published: { name: 'clinic_outbox_published_total', help: 'Outbox rows published, by process group.' },
+    relay_lag_ms: {
+      name: 'clinic_outbox_relay_lag_ms',
+      help: 'Oldest row age at its publication, last flush.',
+    },
+  };
+  for (const [key, { name, help }] of Object.entries(busMetrics)) {
+    new client.Gauge({
+      name,
+      help,
+      labelNames: ['group', 'type'],
+      registers: [registry],
+      async collect() {
+        const metrics = parseBusMetrics(await redis.hgetall(busMetricsKey(prefix)));
+        this.reset();
+        for (const metric of metrics) {
+          if (metric.name === key) this.set({ group: metric.group, type: metric.type }, metric.value);
+        }
+      },
+    });
+  }
 
   new client.Gauge({
     name: 'clinic_dead_letters',

@@ -201,6 +201,29 @@ describe('booking saga end to end (the Procfile processes)', function () {
       expect(eventTypes(booking)).to.deep.equal(FLOWS.undiscounted);
       expect(booking.status).to.equal('CONFIRMED');
       expect(booking.pricing).to.include({ finalPaise: 40_000 });
+
+      // Every worker's bus counters reach the web's /metrics (flushed to Redis once a second).
+      const counted = (text: string, group: string, type: string) =>
+        Number(
+          text
+            .split('\n')
+            .find((line) =>
+              line.startsWith(`clinic_bus_events_handled_total{group="${group}",type="${type}"}`),
+            )
+            ?.split(' ')
+            .pop() ?? 0,
+        );
+      await waitFor(
+        async () => {
+          const { text } = await clientOf(url).get('/metrics');
+          return (
+            counted(text, 'pricing', 'BookingRequested') >= 1 &&
+            counted(text, 'payment', 'DiscountQuotaSkipped') >= 1 &&
+            counted(text, 'confirmation', 'BookingConfirmed') >= 1
+          );
+        },
+        { timeoutMs: 5_000, message: 'bus counters of the workers on /metrics' },
+      );
     });
 
     it('keeps one booking and one saga for a repeated Idempotency-Key', async () => {

@@ -17,8 +17,8 @@ export class NodeProcess {
   stderr = '';
   private exit: Exit | null = null;
 
-  constructor(script: string, env: Record<string, string> = {}) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', script], {
+  constructor(script: string, env: Record<string, string> = {}, args: string[] = []) {
+    this.child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
       cwd: projectRoot,
       env: { ...process.env, LOG_LEVEL: 'warn', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
