@@ -40,4 +40,11 @@ lifecycle.onShutdown('redis', async () => {
 lifecycle.onShutdown('database', () => db.destroy());
 
 await relay.start();
+// The web's Redis fails fast instead of queueing: give it a moment to connect before taking requests.
+if (redis.status !== 'ready') {
+  await new Promise((resolve) => {
+    redis.once('ready', resolve);
+    setTimeout(resolve, 5_000).unref();
+  });
+}
 server.listen(config.PORT, () => logger.info('web listening', { port: config.PORT }));
