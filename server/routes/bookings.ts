@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { getBookingView, getBookingViews, requestBooking } from '../../lib/booking/booking-service.js';
 import { istDate, isValidIsoDate, type Clock } from '../../lib/clock.js';
@@ -68,7 +68,7 @@ export function bookingsApi(deps: BookingDeps): Router {
     res.json({ bookings: await getBookingViews(deps.db, { userId: currentUser(req).id }) });
   });
 
-  const showBooking = async (req: import('express').Request, res: import('express').Response) => {
+  const showBooking = async (req: Request, res: Response) => {
     const user = currentUser(req);
     const id = bookingId.safeParse(req.params.id);
     const booking = id.success ? await getBookingView(deps.db, id.data) : null;
