@@ -72,6 +72,13 @@ export function createApp(deps: AppDeps): Express {
       config.LOGIN_RATE_WINDOW_SECONDS,
       'Too many login attempts. Please wait and try again.',
     ),
+    loginAddressLimiter: createLimiter(
+      redis,
+      `${config.REDIS_PREFIX}rl:login-address`,
+      config.LOGIN_ADDRESS_RATE_LIMIT,
+      config.LOGIN_RATE_WINDOW_SECONDS,
+      'Too many login attempts from here. Please wait and try again.',
+    ),
     signupLimiter: createLimiter(
       redis,
       `${config.REDIS_PREFIX}rl:signup`,

@@ -26,6 +26,8 @@ export interface AuthDeps {
   db: Db;
   passport: passport.PassportStatic;
   loginLimiter: Limiter;
+  /** All attempts from one address, whatever the email: guessing across accounts is limited too. */
+  loginAddressLimiter: Limiter;
   signupLimiter: Limiter;
 }
 
@@ -58,6 +60,7 @@ export async function loginWithLimits(
   input: { email: string },
 ): Promise<PublicUser> {
   const key = `${req.ip}:${input.email.toLowerCase()}`;
+  await deps.loginAddressLimiter.consume(req.ip ?? 'unknown');
   await deps.loginLimiter.consume(key);
   const user = await authenticate(deps, req);
   if (!user) throw new UnauthorizedError('Wrong email or password.');

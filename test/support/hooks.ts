@@ -23,6 +23,7 @@ export const mochaHooks = {
     // Every test signs up from 127.0.0.1; the rate-limit tests set their own small limits.
     process.env.SIGNUP_RATE_LIMIT ??= '10000';
     process.env.LOGIN_RATE_LIMIT ??= '10000';
+    process.env.LOGIN_ADDRESS_RATE_LIMIT ??= '10000';
     // In-process code logs only errors (set TEST_LOG_LEVEL to see more); spawned processes use LOG_LEVEL.
     logger.level = process.env.TEST_LOG_LEVEL ?? 'error';
     const db = createDb(environment.databaseUrl, 1);

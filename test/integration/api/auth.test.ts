@@ -215,6 +215,26 @@ describe('API: authentication, sessions and CSRF', function () {
     });
   });
 
+  describe('login rate limit per address', function () {
+    let limited: TestApp;
+    before(async () => {
+      limited = await startApiApp({ env: { LOGIN_ADDRESS_RATE_LIMIT: '4' } });
+    });
+    after(async () => {
+      await limited?.close();
+    });
+
+    it('answers 429 once one address used LOGIN_ADDRESS_RATE_LIMIT attempts, across different emails', async () => {
+      const attempt = (n: number) =>
+        new Client(limited.app).post('/api/auth/login', {
+          email: `guess-${n}@example.com`,
+          password: 'wrong guess',
+        });
+      for (let n = 1; n <= 4; n++) expectError(await attempt(n), 401);
+      expectError(await attempt(5), 429, 'too_many_requests');
+    });
+  });
+
   it('stores passwords hashed with argon2id', async () => {
     const input = buildUser();
     await new Client(testApp.app).signup(input);
