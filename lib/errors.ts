@@ -49,3 +49,11 @@ export class TooManyRequestsError extends AppError {
     super(429, 'too_many_requests', message);
   }
 }
+
+/** A dependency the answer needs is down: 503 with Retry-After, the client may retry. */
+export class ServiceUnavailableError extends AppError {
+  constructor(message = 'The service is briefly unavailable. Please retry.', cause?: unknown) {
+    super(503, 'unavailable', message);
+    if (cause !== undefined) this.cause = cause;
+  }
+}

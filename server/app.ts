@@ -1,24 +1,28 @@
 import path from 'node:path';
 import cookieParser from 'cookie-parser';
-import express, { type Express } from 'express';
+import express, { type Express, type Request } from 'express';
 import type { Redis } from 'ioredis';
+import type { SecurityEventType } from '../lib/audit/security-events.js';
 import type { Clock } from '../lib/clock.js';
 import type { Config } from '../lib/config.js';
 import type { Db } from '../lib/db/database.js';
 import { formatInr } from '../lib/money.js';
 import { projectRoot } from '../lib/paths.js';
+import { auditAdminActions } from './auth/admin-audit.js';
+import { bookingLimits } from './auth/booking-limits.js';
 import { configurePassport } from './auth/passport.js';
-import { createLimiter } from './auth/rate-limit.js';
-import { sessionMiddleware } from './auth/session.js';
+import { accountLockout, createLimiter } from './auth/rate-limit.js';
+import { enforceSessionLimits, sessionMiddleware } from './auth/session.js';
 import { requestContext } from './middleware/context.js';
 import { errorHandler, notFound } from './middleware/errors.js';
+import { hostileInputGuard } from './middleware/hostile-input.js';
 import { adminApi } from './routes/admin.js';
-import { authApi } from './routes/auth.js';
-import { bookingsApi } from './routes/bookings.js';
+import { audit, auditThrottled, authApi, authForms, logOut } from './routes/auth.js';
+import { bookingInput, bookingsApi } from './routes/bookings.js';
 import { healthRoutes } from './routes/health.js';
 import { pages } from './routes/pages.js';
 import { servicesApi } from './routes/services.js';
-import { csrf, securityHeaders } from './security.js';
+import { csrf, noStore, securityHeaders } from './security.js';
 
 export interface AppDeps {
   config: Config;
@@ -32,28 +36,39 @@ export interface AppDeps {
 /** Builds the web app; never listens (server/index.ts does). */
 export function createApp(deps: AppDeps): Express {
   const { config, db, redis, clock, published } = deps;
-  const secure = config.NODE_ENV === 'production';
+  const secure = config.production;
+  const prefix = config.REDIS_PREFIX;
   const app = express();
   app.set('views', path.join(projectRoot, 'views'));
   app.set('view engine', 'ejs');
-  app.set('trust proxy', secure ? 1 : false);
+  app.set('trust proxy', config.TRUST_PROXY);
   app.disable('x-powered-by');
   app.locals.formatInr = formatInr;
 
   app.use(requestContext);
   app.use(securityHeaders());
-  app.use(healthRoutes({ db, redis, prefix: config.REDIS_PREFIX }));
+  app.use(
+    healthRoutes({ db, redis, prefix, metricsToken: config.METRICS_TOKEN, cacheMs: config.METRICS_CACHE_MS }),
+  );
   app.use(express.static(path.join(projectRoot, 'public'), { maxAge: secure ? '1h' : 0 }));
+  app.use(noStore);
   app.use(express.json({ limit: '32kb' }));
-  app.use(express.urlencoded({ extended: false, limit: '32kb' }));
+  app.use(express.urlencoded({ extended: false, limit: '32kb', parameterLimit: 100 }));
+  app.use(hostileInputGuard);
   app.use(cookieParser());
-  app.use(sessionMiddleware({ redis, prefix: config.REDIS_PREFIX, secret: config.SESSION_SECRET, secure }));
+  const sessionLimits = {
+    idleMs: config.SESSION_IDLE_MINUTES * 60_000,
+    absoluteMs: config.SESSION_ABSOLUTE_HOURS * 3600_000,
+  };
+  app.use(sessionMiddleware({ redis, prefix, keys: config.keys.session, secure, limits: sessionLimits }));
   const passport = configurePassport(db);
   app.use(passport.initialize());
   app.use(passport.session());
-  const tokens = csrf({ secret: config.SESSION_SECRET, secure });
+  app.use(enforceSessionLimits(clock, sessionLimits, logOut));
+  const tokens = csrf({ keys: config.keys.csrf, secure });
   app.use((req, res, next) => {
     res.locals.user = req.user ?? null;
+    res.locals.issueCsrf = () => tokens.issue(req, res);
     next();
   });
 
@@ -62,37 +77,69 @@ export function createApp(deps: AppDeps): Express {
   });
   app.use(tokens.protect);
 
+  const limiter = (name: string, points: number, windowSeconds: number, message: string) =>
+    createLimiter(redis, `${prefix}rl:${name}`, points, windowSeconds, message);
   const authDeps = {
     db,
-    passport,
-    loginLimiter: createLimiter(
-      redis,
-      `${config.REDIS_PREFIX}rl:login`,
-      config.LOGIN_RATE_LIMIT,
-      config.LOGIN_RATE_WINDOW_SECONDS,
-      'Too many login attempts. Please wait and try again.',
-    ),
-    loginAddressLimiter: createLimiter(
-      redis,
-      `${config.REDIS_PREFIX}rl:login-address`,
-      config.LOGIN_ADDRESS_RATE_LIMIT,
-      config.LOGIN_RATE_WINDOW_SECONDS,
-      'Too many login attempts from here. Please wait and try again.',
-    ),
-    signupLimiter: createLimiter(
-      redis,
-      `${config.REDIS_PREFIX}rl:signup`,
-      config.SIGNUP_RATE_LIMIT,
-      config.SIGNUP_RATE_WINDOW_SECONDS,
-      'Too many sign-ups from here. Please try again later.',
-    ),
+    redis,
+    clock,
+    prefix,
+    issueCsrf: tokens.issue,
+    absoluteMs: sessionLimits.absoluteMs,
+    limits: {
+      login: limiter(
+        'login',
+        config.LOGIN_RATE_LIMIT,
+        config.LOGIN_RATE_WINDOW_SECONDS,
+        'Too many login attempts. Please wait and try again.',
+      ),
+      loginAddress: limiter(
+        'login-address',
+        config.LOGIN_ADDRESS_RATE_LIMIT,
+        config.LOGIN_RATE_WINDOW_SECONDS,
+        'Too many login attempts from here. Please wait and try again.',
+      ),
+      account: accountLockout({
+        redis,
+        keyPrefix: `${prefix}rl:login-account`,
+        clock,
+        freeAttempts: config.LOGIN_ACCOUNT_FREE_ATTEMPTS,
+        maxLockSeconds: config.LOGIN_ACCOUNT_MAX_LOCK_SECONDS,
+      }),
+      signup: limiter(
+        'signup',
+        config.SIGNUP_RATE_LIMIT,
+        config.SIGNUP_RATE_WINDOW_SECONDS,
+        'Too many sign-ups from here. Please try again later.',
+      ),
+    },
   };
+  const record = (req: Request, type: SecurityEventType, data: Record<string, unknown>) =>
+    audit(authDeps, req, type, req.user?.email ?? 'anonymous', data);
+  app.use(['/api/admin', '/admin'], auditAdminActions(record));
+  app.post(
+    '/api/bookings',
+    bookingLimits({
+      db,
+      input: bookingInput(clock),
+      limiter: limiter(
+        'bookings',
+        config.BOOKING_RATE_LIMIT,
+        config.BOOKING_RATE_WINDOW_SECONDS,
+        'Too many bookings in a short time. Please try again later.',
+      ),
+      pendingLimit: config.BOOKING_PENDING_LIMIT,
+      onThrottled: (req) => auditThrottled(authDeps, req, 'BookingThrottled', req.user?.email ?? 'anonymous'),
+    }),
+  );
+
   const paymentDefaults = { mode: config.PAYMENT_SIMULATION_MODE, failureRate: config.PAYMENT_FAILURE_RATE };
   app.use('/api', authApi(authDeps));
   app.use('/api', servicesApi(db));
   app.use('/api', bookingsApi({ db, clock, deadlineMs: config.SAGA_DEADLINE_MS, published }));
   app.use('/api', adminApi({ db, clock, paymentDefaults, published }));
-  app.use(pages({ ...authDeps, issueCsrf: tokens.issue }));
+  app.use(authForms(authDeps));
+  app.use(pages({ db, issueCsrf: tokens.issue }));
 
   app.use(notFound);
   app.use(errorHandler);

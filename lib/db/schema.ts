@@ -16,6 +16,7 @@ export interface UsersTable {
   name: string;
   password_hash: string;
   role: Role;
+  session_version: Generated<number>;
   created_at: CreatedAt;
 }
 

@@ -1,28 +1,21 @@
 import passport from 'passport';
-import { Strategy as LocalStrategy } from 'passport-local';
 import type { Db } from '../../lib/db/database.js';
-import { findUser, verifyCredentials, type PublicUser } from '../../lib/identity/user-service.js';
+import { findUser, type AccountUser } from '../../lib/identity/user-service.js';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace Express {
     // eslint-disable-next-line @typescript-eslint/no-empty-object-type
-    interface User extends PublicUser {}
+    interface User extends AccountUser {}
   }
 }
 
+/** Passport keeps the user id in the session; credentials are checked by the login route's schema first. */
 export function configurePassport(db: Db): passport.PassportStatic {
   const instance = new passport.Passport() as unknown as passport.PassportStatic;
-  instance.use(
-    new LocalStrategy({ usernameField: 'email', passwordField: 'password' }, (email, password, done) => {
-      verifyCredentials(db, email, password).then(
-        (user) => done(null, user ?? false),
-        (error: unknown) => done(error),
-      );
-    }),
-  );
   instance.serializeUser((user, done) => done(null, user.id));
-  instance.deserializeUser((id: string, done) => {
+  instance.deserializeUser((id: unknown, done) => {
+    if (typeof id !== 'string') return done(null, false);
     findUser(db, id).then(
       (user) => done(null, user ?? false),
       (error: unknown) => done(error),

@@ -1,4 +1,4 @@
-import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { AppError, NotFoundError, TooManyRequestsError } from '../../lib/errors.js';
 import { errorFields, logger } from '../../lib/logger.js';
 
@@ -47,6 +47,8 @@ function toBody(error: unknown): { status: number; body: ErrorBody } {
   if (status && status >= 400 && status < 500 && httpError.expose) {
     return { status, body: { error: { code: 'bad_request', message: (error as Error).message } } };
   }
+  const data = databaseDataError(error);
+  if (data) return data;
   if (isUnavailable(error)) {
     return {
       status: 503,
@@ -59,15 +61,42 @@ function toBody(error: unknown): { status: number; body: ErrorBody } {
   };
 }
 
+/**
+ * PostgreSQL's refusals of a value (class 22: malformed or out of range; class 23: a constraint) are
+ * the client's input reaching the database: a 4xx, never a 500. The value itself is not echoed.
+ */
+function databaseDataError(error: unknown): { status: number; body: ErrorBody } | null {
+  const { code, severity } = error as { code?: unknown; severity?: unknown };
+  if (typeof code !== 'string' || typeof severity !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return null;
+  const answer = (status: number, errorCode: string, message: string) => ({
+    status,
+    body: { error: { code: errorCode, message } },
+  });
+  if (code.startsWith('22')) return answer(400, 'invalid_value', 'A value is malformed or out of range.');
+  if (code === '23505') return answer(409, 'conflict', 'This already exists.');
+  if (code === '23503') return answer(409, 'conflict', 'This refers to something that does not exist.');
+  if (code.startsWith('23')) return answer(422, 'invalid_value', 'A value is not acceptable here.');
+  return null;
+}
+
 function isUnavailable(error: unknown): boolean {
   const message = String((error as Error)?.message ?? '');
   const code = (error as { code?: string })?.code ?? '';
   return (
-    ['ECONNREFUSED', 'ETIMEDOUT', 'ECONNRESET', '57P01', '53300'].includes(code) ||
+    // 57014: a statement timeout; 40001/40P01: a serialization failure or deadlock, worth a retry.
+    ['ECONNREFUSED', 'ETIMEDOUT', 'ECONNRESET', '57P01', '53300', '57014', '40001', '40P01'].includes(code) ||
     message.includes("Stream isn't writeable") ||
     message.includes('Connection is closed') ||
     message.includes('timeout exceeded when trying to connect')
   );
+}
+
+function issueCsrf(res: Response): string {
+  try {
+    return (res.locals.issueCsrf as (() => string) | undefined)?.() ?? '';
+  } catch {
+    return '';
+  }
 }
 
 export const notFound: RequestHandler = (req, _res, next) => {
@@ -79,8 +108,11 @@ export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
   const { status, body } = toBody(error);
   if (status >= 500)
     logger.error('request failed', { method: req.method, path: req.path, status, ...errorFields(error) });
-  if (error instanceof TooManyRequestsError) res.setHeader('Retry-After', String(error.retryAfterSeconds));
+  else if (body.error.code === 'invalid_value')
+    logger.warn('database refused a value', { path: req.path, code: (error as { code: string }).code });
   if (res.headersSent) return;
+  if (error instanceof TooManyRequestsError) res.setHeader('Retry-After', String(error.retryAfterSeconds));
+  else if (status === 503) res.setHeader('Retry-After', '5');
   res.status(status);
   if (req.path.startsWith('/api/') || !req.accepts('html')) {
     res.json(body);
@@ -92,6 +124,8 @@ export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
     status,
     message: body.error.message,
     user: res.locals.user ?? null,
+    // The header's logout form needs a token of this session (none when the session itself failed).
+    csrfToken: res.locals.user ? issueCsrf(res) : '',
   };
   res.render('pages/error', locals, (renderError: Error | null, html: string) => {
     if (!renderError) return void res.send(html);

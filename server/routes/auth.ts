@@ -1,48 +1,130 @@
-import { Router, type Request } from 'express';
-import type passport from 'passport';
+import { Router, type Request, type Response } from 'express';
+import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import { recordSecurityEvent, type SecurityEventType } from '../../lib/audit/security-events.js';
+import type { Clock } from '../../lib/clock.js';
 import type { Db } from '../../lib/db/database.js';
-import { UnauthorizedError } from '../../lib/errors.js';
-import { createUser, type PublicUser } from '../../lib/identity/user-service.js';
-import type { Limiter } from '../auth/rate-limit.js';
+import { AppError, TooManyRequestsError, UnauthorizedError, ValidationError } from '../../lib/errors.js';
+import {
+  changePassword,
+  createUser,
+  toPublicUser,
+  verifyCredentials,
+  type AccountUser,
+} from '../../lib/identity/user-service.js';
+import { logger, errorFields } from '../../lib/logger.js';
+import { addressKey, type AccountLockout, type Limiter } from '../auth/rate-limit.js';
 import { currentUser, requireUser } from '../auth/guards.js';
 import { parse } from '../middleware/validate.js';
 
-const email = z
-  .email('a valid email address')
-  .max(254)
-  .transform((value) => value.toLowerCase());
-const signupInput = z.object({
-  name: z.string().trim().min(1, 'your name').max(100),
-  email,
-  password: z.string().min(10, 'at least 10 characters').max(200),
+// A checkbox sends "on"; a JSON client sends a boolean.
+const remember = z
+  .union([z.boolean(), z.literal('on')])
+  .optional()
+  .transform((value) => value === true || value === 'on');
+const password = z.string().min(10, 'at least 10 characters').max(200, 'at most 200 characters');
+
+export const signupInput = z.object({
+  name: z.string().trim().min(1, 'your name').max(100, 'at most 100 characters'),
+  email: z
+    .email('a valid email address')
+    .max(254)
+    .transform((value) => value.toLowerCase()),
+  password,
 });
-const loginInput = z.object({
-  email: z.string().trim().min(1).max(254),
-  password: z.string().min(1).max(200),
+export const loginInput = z.object({
+  email: z.string().trim().toLowerCase().min(1, 'your email').max(254, 'at most 254 characters'),
+  password: z.string().min(1, 'your password').max(200, 'at most 200 characters'),
+  remember,
 });
+export const passwordChangeInput = z.object({
+  currentPassword: z.string().min(1, 'your current password').max(200),
+  newPassword: password,
+});
+
+export interface AuthLimits {
+  /** Attempts per address and email; a success resets it. */
+  login: Limiter;
+  /** All attempts from one address (an IPv6 /64), whatever the email. */
+  loginAddress: Limiter;
+  /** Per account, from any address: progressive, so the owner waits seconds, not hours. */
+  account: AccountLockout;
+  signup: Limiter;
+}
 
 export interface AuthDeps {
   db: Db;
-  passport: passport.PassportStatic;
-  loginLimiter: Limiter;
-  /** All attempts from one address, whatever the email: guessing across accounts is limited too. */
-  loginAddressLimiter: Limiter;
-  signupLimiter: Limiter;
+  redis: Redis;
+  clock: Clock;
+  prefix: string;
+  limits: AuthLimits;
+  issueCsrf: (req: Request, res: Response) => string;
 }
 
-function authenticate(deps: AuthDeps, req: Request): Promise<PublicUser | null> {
-  return new Promise((resolve, reject) => {
-    deps.passport.authenticate('local', (error: unknown, user: PublicUser | false) => {
-      if (error) reject(error);
-      else resolve(user || null);
-    })(req, req.res, reject);
+/** Only same-site paths are followed after login. */
+export function safeNext(value: unknown): string {
+  return typeof value === 'string' && /^\/(?!\/)[\w\-/?=&%.]*$/.test(value) ? value : '/';
+}
+
+/** Writes a security event; an audit failure is logged, never turned into the user's error. */
+export async function audit(
+  deps: Pick<AuthDeps, 'db' | 'clock'>,
+  req: Request,
+  type: SecurityEventType,
+  actor: string,
+  data?: Record<string, unknown>,
+): Promise<void> {
+  const event = { type, actor, address: req.ip ?? 'unknown', data };
+  await recordSecurityEvent(deps.db, event, deps.clock.now()).catch((error: unknown) => {
+    logger.warn('security event not recorded', { type, ...errorFields(error) });
   });
 }
 
+/** A 429 goes to the audit trail once a minute per address and kind, so a flood writes one row, not a flood. */
+export async function auditThrottled(
+  deps: Pick<AuthDeps, 'db' | 'redis' | 'clock' | 'prefix'>,
+  req: Request,
+  type: SecurityEventType,
+  actor: string,
+): Promise<void> {
+  const first = await deps.redis
+    .set(`${deps.prefix}audit-throttled:${type}:${addressKey(req.ip)}`, '1', 'EX', 60, 'NX')
+    .catch(() => null);
+  if (first) await audit(deps, req, type, actor, { path: req.path });
+}
+
+async function throttledAs<T>(
+  deps: AuthDeps,
+  req: Request,
+  type: SecurityEventType,
+  actor: string,
+  work: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof TooManyRequestsError) await auditThrottled(deps, req, type, actor);
+    throw error;
+  }
+}
+
 /** req.logIn regenerates the session (no fixation); the CSRF token must be fetched again after. */
-export function logIn(req: Request, user: PublicUser): Promise<void> {
-  return new Promise((resolve, reject) => req.logIn(user, (error) => (error ? reject(error) : resolve())));
+export async function logIn(
+  req: Request,
+  user: AccountUser,
+  options: { now: number; remember: boolean; absoluteMs?: number },
+): Promise<void> {
+  await new Promise<void>((resolve, reject) =>
+    req.logIn(user, (error) => (error ? reject(error) : resolve())),
+  );
+  req.session.auth = {
+    loginAt: options.now,
+    seenAt: options.now,
+    version: user.sessionVersion,
+    remember: options.remember,
+  };
+  // Not remembered: the cookie ends with the browser. Remembered: at the absolute end of the session.
+  if (options.remember && options.absoluteMs) req.session.cookie.maxAge = options.absoluteMs;
 }
 
 export function logOut(req: Request): Promise<void> {
@@ -53,52 +135,158 @@ export function logOut(req: Request): Promise<void> {
   );
 }
 
-/** The login attempt is counted per address and email: a wrong guess costs a try, a success resets. */
+/**
+ * Validated input only reaches the limiters and the database. Counted per address, per address and
+ * email, and per account; a wrong guess costs a try everywhere, a success clears the per-email counts.
+ */
 export async function loginWithLimits(
-  deps: AuthDeps,
+  deps: AuthDeps & { absoluteMs: number },
   req: Request,
-  input: { email: string },
-): Promise<PublicUser> {
-  const key = `${req.ip}:${input.email.toLowerCase()}`;
-  await deps.loginAddressLimiter.consume(req.ip ?? 'unknown');
-  await deps.loginLimiter.consume(key);
-  const user = await authenticate(deps, req);
-  if (!user) throw new UnauthorizedError('Wrong email or password.');
-  await deps.loginLimiter.reset(key);
-  await logIn(req, user);
+  body: unknown,
+): Promise<AccountUser> {
+  const input = parse(loginInput, body);
+  const address = addressKey(req.ip);
+  await throttledAs(deps, req, 'LoginThrottled', input.email, async () => {
+    await deps.limits.loginAddress.consume(address);
+    await deps.limits.login.consume(`${address}:${input.email}`);
+    await deps.limits.account.check(input.email);
+  });
+  const user = await verifyCredentials(deps.db, input.email, input.password);
+  if (!user) {
+    await deps.limits.account.failed(input.email);
+    await audit(deps, req, 'LoginFailed', input.email);
+    throw new UnauthorizedError('Wrong email or password.');
+  }
+  await deps.limits.login.reset(`${address}:${input.email}`);
+  await deps.limits.account.succeeded(input.email);
+  await logIn(req, user, {
+    now: deps.clock.now().getTime(),
+    remember: input.remember,
+    absoluteMs: deps.absoluteMs,
+  });
+  await audit(deps, req, 'LoginSucceeded', user.email, { role: user.role, remember: input.remember });
   return user;
 }
 
-export async function signupWithLimits(deps: AuthDeps, req: Request, body: unknown): Promise<PublicUser> {
+export async function signupWithLimits(deps: AuthDeps, req: Request, body: unknown): Promise<AccountUser> {
   const input = parse(signupInput, body);
-  await deps.signupLimiter.consume(req.ip ?? 'unknown');
+  await throttledAs(deps, req, 'SignupThrottled', input.email, () =>
+    deps.limits.signup.consume(addressKey(req.ip)),
+  );
   const user = await createUser(deps.db, input);
-  await logIn(req, user);
+  await logIn(req, user, { now: deps.clock.now().getTime(), remember: false });
+  await audit(deps, req, 'SignedUp', user.email);
   return user;
 }
 
-export function authApi(deps: AuthDeps): Router {
+async function logOutAudited(deps: AuthDeps, req: Request): Promise<void> {
+  const actor = req.user?.email;
+  await logOut(req);
+  if (actor) await audit(deps, req, 'LoggedOut', actor);
+}
+
+export function authApi(deps: AuthDeps & { absoluteMs: number }): Router {
   const router = Router();
 
   router.post('/auth/signup', async (req, res) => {
     const user = await signupWithLimits(deps, req, req.body);
-    res.status(201).json({ user });
+    res.status(201).json({ user: toPublicUser(user) });
   });
 
   router.post('/auth/login', async (req, res) => {
-    const input = parse(loginInput, req.body);
-    const user = await loginWithLimits(deps, req, input);
-    res.json({ user });
+    const user = await loginWithLimits(deps, req, req.body);
+    res.json({ user: toPublicUser(user) });
   });
 
   router.post('/auth/logout', requireUser, async (req, res) => {
-    await logOut(req);
+    await logOutAudited(deps, req);
+    res.status(204).end();
+  });
+
+  // A new password ends the account's other sessions; this one carries on with the new version.
+  router.post('/auth/password', requireUser, async (req, res) => {
+    const input = parse(passwordChangeInput, req.body);
+    const user = currentUser(req);
+    await throttledAs(deps, req, 'LoginThrottled', user.email, () => deps.limits.account.check(user.email));
+    const version = await changePassword(deps.db, { userId: user.id, ...input });
+    if (version === null) {
+      await deps.limits.account.failed(user.email);
+      throw new ValidationError('Please correct the highlighted fields.', [
+        { path: 'currentPassword', message: 'is not your current password' },
+      ]);
+    }
+    if (req.session.auth) req.session.auth.version = version;
+    await audit(deps, req, 'PasswordChanged', user.email);
     res.status(204).end();
   });
 
   router.get('/me', requireUser, (req, res) => {
-    const { id, email: userEmail, name, role } = currentUser(req);
-    res.json({ user: { id, email: userEmail, name, role } });
+    res.json({ user: toPublicUser(currentUser(req)) });
+  });
+
+  return router;
+}
+
+/** A form error shows the form again with its messages (and Retry-After on a 429); others go on. */
+function formError(res: Response, error: unknown): { status: number; errors: string[] } {
+  if (!(error instanceof AppError) || error.status >= 500) throw error;
+  if (error instanceof TooManyRequestsError) res.setHeader('Retry-After', String(error.retryAfterSeconds));
+  const details =
+    error instanceof ValidationError && Array.isArray(error.details)
+      ? (error.details as { path: string; message: string }[])
+      : [];
+  return {
+    status: error.status,
+    errors: details.length > 0 ? details.map((d) => `${d.path}: ${d.message}`) : [error.message],
+  };
+}
+
+/** What a form sent back for re-display: its strings only, never the password. */
+const echo = (body: unknown, field: string): string => {
+  const value = (body as Record<string, unknown>)[field];
+  return typeof value === 'string' ? value.slice(0, 254) : '';
+};
+
+/** The login, sign-up and logout forms: the same schemas, limits and audit as the API. */
+export function authForms(deps: AuthDeps & { absoluteMs: number }): Router {
+  const router = Router();
+  const render = (
+    req: Request,
+    res: Response,
+    view: string,
+    locals: Record<string, unknown>,
+    status: number,
+  ) =>
+    res
+      .status(status)
+      .render(view, { csrfToken: deps.issueCsrf(req, res), errors: [], values: {}, ...locals });
+
+  router.post('/login', async (req, res) => {
+    const next = safeNext((req.body as { next?: unknown }).next);
+    try {
+      await loginWithLimits(deps, req, req.body);
+      res.redirect(303, next);
+    } catch (error) {
+      const { status, errors } = formError(res, error);
+      const values = { email: echo(req.body, 'email') };
+      render(req, res, 'pages/login', { title: 'Log in', next, errors, values }, status);
+    }
+  });
+
+  router.post('/signup', async (req, res) => {
+    try {
+      await signupWithLimits(deps, req, req.body);
+      res.redirect(303, '/');
+    } catch (error) {
+      const { status, errors } = formError(res, error);
+      const values = { name: echo(req.body, 'name'), email: echo(req.body, 'email') };
+      render(req, res, 'pages/signup', { title: 'Create an account', errors, values }, status);
+    }
+  });
+
+  router.post('/logout', async (req, res) => {
+    if (req.user) await logOutAudited(deps, req);
+    res.redirect(303, '/');
   });
 
   return router;

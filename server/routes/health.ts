@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { Router } from 'express';
 import type { Redis } from 'ioredis';
 import { sql } from 'kysely';
@@ -5,12 +6,45 @@ import client from 'prom-client';
 import { busMetricsKey, parseBusMetrics, type BusMetric } from '../../lib/bus/bus-metrics.js';
 import { streamKey } from '../../lib/bus/redis.js';
 import type { Db } from '../../lib/db/database.js';
+import { NotFoundError, UnauthorizedError } from '../../lib/errors.js';
 import { streamNames } from '../../lib/events/catalogue.js';
 
 export interface HealthDeps {
   db: Db;
   redis: Redis;
   prefix: string;
+  /** Scrapers send `Authorization: Bearer <token>`; without a token configured, /metrics is off. */
+  metricsToken?: string | undefined;
+  /** A scrape within this time of the last one gets the same figures. */
+  cacheMs?: number;
+}
+
+const digest = (text: string) => createHash('sha256').update(text).digest();
+
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const match = /^Bearer ([\x21-\x7e]{1,512})$/.exec(header ?? '');
+  return match !== null && timingSafeEqual(digest(match[1]!), digest(token));
+}
+
+/**
+ * The figures at most once per `cacheMs`, and one computation at a time whatever the number of
+ * scrapers: a scrape storm costs the pool a few queries, not a few per scrape.
+ */
+function cachedFigures(compute: () => Promise<string>, cacheMs: number): () => Promise<string> {
+  let last: { at: number; text: string } | null = null;
+  let running: Promise<string> | null = null;
+  return () => {
+    if (last && Date.now() - last.at < cacheMs) return Promise.resolve(last.text);
+    running ??= compute()
+      .then((text) => {
+        last = { at: Date.now(), text };
+        return text;
+      })
+      .finally(() => {
+        running = null;
+      });
+    return running;
+  };
 }
 
 function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
@@ -48,8 +82,14 @@ export function healthRoutes(deps: HealthDeps): Router {
       .json({ status: ready ? 'ready' : 'unavailable', checks: { postgres, redis } });
   });
 
-  router.get('/metrics', async (_req, res) => {
-    res.type(registry.contentType).send(await registry.metrics());
+  const figures = cachedFigures(() => registry.metrics(), deps.cacheMs ?? 0);
+  router.get('/metrics', async (req, res) => {
+    if (!deps.metricsToken) throw new NotFoundError('Metrics are off: set METRICS_TOKEN to scrape them.');
+    if (!bearerMatches(req.get('authorization'), deps.metricsToken)) {
+      res.setHeader('WWW-Authenticate', 'Bearer realm="metrics"');
+      throw new UnauthorizedError('Send the metrics token as a bearer token.');
+    }
+    res.type(registry.contentType).send(await figures());
   });
 
   return router;

@@ -215,7 +215,9 @@ describe('booking saga end to end (the Procfile processes)', function () {
         );
       await waitFor(
         async () => {
-          const { text } = await clientOf(url).get('/metrics');
+          const { text } = await clientOf(url)
+            .get('/metrics')
+            .set('Authorization', `Bearer ${process.env.METRICS_TOKEN}`);
           return (
             counted(text, 'pricing', 'BookingRequested') >= 1 &&
             counted(text, 'payment', 'DiscountQuotaSkipped') >= 1 &&

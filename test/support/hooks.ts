@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createDb } from '../../lib/db/database.js';
 import { migrateToLatest } from '../../lib/db/migrate.js';
 import { logger } from '../../lib/logger.js';
@@ -24,6 +25,12 @@ export const mochaHooks = {
     process.env.SIGNUP_RATE_LIMIT ??= '10000';
     process.env.LOGIN_RATE_LIMIT ??= '10000';
     process.env.LOGIN_ADDRESS_RATE_LIMIT ??= '10000';
+    // Tests book many times for one patient, often with no worker to finish them; the limit tests set their own.
+    process.env.BOOKING_RATE_LIMIT ??= '10000';
+    process.env.BOOKING_PENDING_LIMIT ??= '10000';
+    // /metrics needs its bearer token; tests watching figures change want them fresh (the cache test sets its own).
+    process.env.METRICS_TOKEN ??= `test-metrics-token-${randomUUID()}`;
+    process.env.METRICS_CACHE_MS ??= '0';
     // In-process code logs only errors (set TEST_LOG_LEVEL to see more); spawned processes use LOG_LEVEL.
     logger.level = process.env.TEST_LOG_LEVEL ?? 'error';
     const db = createDb(environment.databaseUrl, 1);

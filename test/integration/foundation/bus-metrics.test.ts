@@ -76,7 +76,9 @@ describe('bus counters on /metrics', function () {
       relay.kick();
 
       const sample = async (name: string) => {
-        const { text } = await supertest(testApp.app).get('/metrics');
+        const { text } = await supertest(testApp.app)
+          .get('/metrics')
+          .set('Authorization', `Bearer ${process.env.METRICS_TOKEN}`);
         const line = text.split('\n').find((l) => l.startsWith(name));
         return line ? Number(line.split(' ').pop()) : 0;
       };

@@ -194,7 +194,10 @@ describe('health, readiness and metrics', function () {
         ).n,
       );
 
-      const res = await supertest(metricsApp.app).get('/metrics').expect(200);
+      const res = await supertest(metricsApp.app)
+        .get('/metrics')
+        .set('Authorization', `Bearer ${process.env.METRICS_TOKEN}`)
+        .expect(200);
 
       expect(res.headers['content-type']).to.match(/^text\/plain; version=0\.0\.4/);
       for (const name of [

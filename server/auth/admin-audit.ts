@@ -1,0 +1,20 @@
+import type { Request, RequestHandler } from 'express';
+import type { SecurityEventType } from '../../lib/audit/security-events.js';
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Every change an admin makes, pages and API, goes to the audit trail with the admin, the address,
+ * the route and the answer, once it is answered (the services also record the before and after).
+ */
+export function auditAdminActions(
+  record: (req: Request, type: SecurityEventType, data: Record<string, unknown>) => Promise<void>,
+): RequestHandler {
+  return (req, res, next) => {
+    if (SAFE_METHODS.has(req.method) || req.user?.role !== 'admin') return next();
+    const path = req.originalUrl.split('?', 1)[0] ?? '';
+    const type = /\/dead-letters\/[^/]+\/replay$/.test(path) ? 'DeadLetterReplayed' : 'AdminAction';
+    res.once('finish', () => void record(req, type, { method: req.method, path, status: res.statusCode }));
+    next();
+  };
+}
