@@ -1,6 +1,6 @@
 import nodemailer from 'nodemailer';
 import type { Handlers } from '../bus/consumer.js';
-import { logger } from '../logger.js';
+import { logger, personalDataNeeded } from '../logger.js';
 import { formatInr } from '../money.js';
 
 export interface Mailer {
@@ -16,7 +16,11 @@ export function createMailer(
     return {
       channel: 'log',
       mailer: {
-        send: async (message) => void logger.info('confirmation message (no SMTP_URL set)', message),
+        send: async (message) =>
+          void logger.info('confirmation message (no SMTP_URL set)', {
+            ...message,
+            [personalDataNeeded]: true,
+          }),
       },
       close: () => {},
     };

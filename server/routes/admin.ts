@@ -11,7 +11,7 @@ import { NotFoundError } from '../../lib/errors.js';
 import { quotaToday } from '../../lib/quota/quota-handlers.js';
 import { getConfig, updateConfig, type PaymentDefaults } from '../../lib/settings/settings-service.js';
 import { currentUser, requireAdmin } from '../auth/guards.js';
-import { parse } from '../middleware/validate.js';
+import { boundedDateTime, parse } from '../middleware/validate.js';
 
 export interface AdminDeps {
   db: Db;
@@ -55,8 +55,8 @@ const auditFilter = z.object({
   actor: z.string().max(254).optional(),
   correlationId: z.uuid().optional(),
   bookingId: z.uuid().optional(),
-  from: z.coerce.date().optional(),
-  to: z.coerce.date().optional(),
+  from: boundedDateTime.optional(),
+  to: boundedDateTime.optional(),
   limit: z.coerce.number().int().min(1).max(1000).optional(),
 });
 const id = z.uuid();
