@@ -16,7 +16,8 @@ export function parse<S extends z.ZodType>(
   throw new ValidationError(message, details);
 }
 
-const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
+const ISO_DATE_TIME =
+  /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
 
 /** A date or ISO date-time from 1900 to 9999: what the clinic can mean and PostgreSQL can hold. */
 export const boundedDateTime = z
