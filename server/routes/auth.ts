@@ -22,10 +22,10 @@ const remember = z
   .union([z.boolean(), z.literal('on')])
   .optional()
   .transform((value) => value === true || value === 'on');
-const password = z.string().min(10, 'at least 10 characters').max(200, 'at most 200 characters');
+const password = z.string('a password of at least 10 characters').min(10, 'at least 10 characters').max(200, 'at most 200 characters');
 
 export const signupInput = z.object({
-  name: z.string().trim().min(1, 'your name').max(100, 'at most 100 characters'),
+  name: z.string('your name').trim().min(1, 'your name').max(100, 'at most 100 characters'),
   email: z
     .email('a valid email address')
     .max(254)
@@ -33,12 +33,12 @@ export const signupInput = z.object({
   password,
 });
 export const loginInput = z.object({
-  email: z.string().trim().toLowerCase().min(1, 'your email').max(254, 'at most 254 characters'),
-  password: z.string().min(1, 'your password').max(200, 'at most 200 characters'),
+  email: z.string('your email').trim().toLowerCase().min(1, 'your email').max(254, 'at most 254 characters'),
+  password: z.string('your password').min(1, 'your password').max(200, 'at most 200 characters'),
   remember,
 });
 export const passwordChangeInput = z.object({
-  currentPassword: z.string().min(1, 'your current password').max(200),
+  currentPassword: z.string('your current password').min(1, 'your current password').max(200),
   newPassword: password,
 });
 
