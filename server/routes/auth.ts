@@ -22,7 +22,10 @@ const remember = z
   .union([z.boolean(), z.literal('on')])
   .optional()
   .transform((value) => value === true || value === 'on');
-const password = z.string('a password of at least 10 characters').min(10, 'at least 10 characters').max(200, 'at most 200 characters');
+const password = z
+  .string('a password of at least 10 characters')
+  .min(10, 'at least 10 characters')
+  .max(200, 'at most 200 characters');
 
 export const signupInput = z.object({
   name: z.string('your name').trim().min(1, 'your name').max(100, 'at most 100 characters'),
