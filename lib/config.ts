@@ -21,7 +21,7 @@ const schema = z.object({
     .optional(),
   SESSION_IDLE_MINUTES: int(30, 1),
   SESSION_ABSOLUTE_HOURS: int(12, 1),
-  TRUST_PROXY: int(0).pipe(z.number().max(10)).optional(),
+  TRUST_PROXY: z.coerce.number().int().min(0).max(10).optional(),
   METRICS_TOKEN: z.string().min(32, 'at least 32 characters').optional(),
   METRICS_CACHE_MS: int(5_000),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
