@@ -6,7 +6,6 @@ import client from 'prom-client';
 import { busMetricsKey, parseBusMetrics, type BusMetric } from '../../lib/bus/bus-metrics.js';
 import { streamKey } from '../../lib/bus/redis.js';
 import type { Db } from '../../lib/db/database.js';
-import { NotFoundError, UnauthorizedError } from '../../lib/errors.js';
 import { streamNames } from '../../lib/events/catalogue.js';
 
 export interface HealthDeps {
@@ -84,10 +83,14 @@ export function healthRoutes(deps: HealthDeps): Router {
 
   const figures = cachedFigures(() => registry.metrics(), deps.cacheMs ?? 0);
   router.get('/metrics', async (req, res) => {
-    if (!deps.metricsToken) throw new NotFoundError('Metrics are off: set METRICS_TOKEN to scrape them.');
+    // A scraper is no browser: errors here are always JSON.
+    const refuse = (status: number, code: string, message: string) =>
+      void res.status(status).json({ error: { code, message } });
+    if (!deps.metricsToken)
+      return refuse(404, 'not_found', 'Metrics are off: set METRICS_TOKEN to scrape them.');
     if (!bearerMatches(req.get('authorization'), deps.metricsToken)) {
       res.setHeader('WWW-Authenticate', 'Bearer realm="metrics"');
-      throw new UnauthorizedError('Send the metrics token as a bearer token.');
+      return refuse(401, 'unauthorized', 'Send the metrics token as a bearer token.');
     }
     res.type(registry.contentType).send(await figures());
   });
