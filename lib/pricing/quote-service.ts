@@ -27,7 +27,10 @@ export interface Quote {
 }
 
 /** The eligible discount is expected only while the day's quota has room; otherwise the saga rejects. */
-export function quoteOutcome(discountEligible: boolean, quota: { used: number; limit: number }): QuoteOutcome {
+export function quoteOutcome(
+  discountEligible: boolean,
+  quota: { used: number; limit: number },
+): QuoteOutcome {
   if (!discountEligible) return 'none';
   return quota.used < quota.limit ? 'discount' : 'quota_reached';
 }
