@@ -97,7 +97,7 @@ export function createApp(deps: AppDeps): Express {
   app.use('/api', bookingsApi({ db, clock, deadlineMs: config.SAGA_DEADLINE_MS, published }));
   app.use('/api', quoteApi({ db, clock }));
   app.use('/api', adminApi({ db, clock, paymentDefaults, published }));
-  app.use(pages(authDeps));
+  app.use(pages({ ...authDeps, clock, deadlineMs: config.SAGA_DEADLINE_MS, published }));
 
   app.use(notFound);
   app.use(errorHandler);
