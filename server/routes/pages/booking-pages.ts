@@ -27,6 +27,8 @@ export function bookingPages(deps: { db: Db }): Router {
     res.render('pages/booking-status', {
       title: `Booking ${booking.reference}`,
       scripts: ['/js/booking-status.js'],
+      // Without JavaScript a pending booking's page reloads itself.
+      refreshSeconds: booking.status === 'PENDING' ? 5 : null,
       booking,
     });
   });
