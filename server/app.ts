@@ -5,7 +5,6 @@ import type { Redis } from 'ioredis';
 import type { Clock } from '../lib/clock.js';
 import type { Config } from '../lib/config.js';
 import type { Db } from '../lib/db/database.js';
-import { formatInr } from '../lib/money.js';
 import { projectRoot } from '../lib/paths.js';
 import { configurePassport } from './auth/passport.js';
 import { createLimiter } from './auth/rate-limit.js';
@@ -16,9 +15,11 @@ import { adminApi } from './routes/admin.js';
 import { authApi } from './routes/auth.js';
 import { bookingsApi } from './routes/bookings.js';
 import { healthRoutes } from './routes/health.js';
-import { pages } from './routes/pages.js';
+import { pages } from './routes/pages/index.js';
+import { quoteApi } from './routes/quote.js';
 import { servicesApi } from './routes/services.js';
 import { csrf, securityHeaders } from './security.js';
+import { viewHelpers } from './views/helpers.js';
 
 export interface AppDeps {
   config: Config;
@@ -38,7 +39,7 @@ export function createApp(deps: AppDeps): Express {
   app.set('view engine', 'ejs');
   app.set('trust proxy', secure ? 1 : false);
   app.disable('x-powered-by');
-  app.locals.formatInr = formatInr;
+  Object.assign(app.locals, viewHelpers);
 
   app.use(requestContext);
   app.use(securityHeaders());
@@ -54,6 +55,9 @@ export function createApp(deps: AppDeps): Express {
   const tokens = csrf({ secret: config.SESSION_SECRET, secure });
   app.use((req, res, next) => {
     res.locals.user = req.user ?? null;
+    res.locals.currentPath = req.path;
+    // Issued only when a page is rendered (render reads the locals), so API calls set no CSRF cookie.
+    Object.defineProperty(res.locals, 'csrfToken', { enumerable: true, get: () => tokens.issue(req, res) });
     next();
   });
 
@@ -91,8 +95,9 @@ export function createApp(deps: AppDeps): Express {
   app.use('/api', authApi(authDeps));
   app.use('/api', servicesApi(db));
   app.use('/api', bookingsApi({ db, clock, deadlineMs: config.SAGA_DEADLINE_MS, published }));
+  app.use('/api', quoteApi({ db, clock }));
   app.use('/api', adminApi({ db, clock, paymentDefaults, published }));
-  app.use(pages({ ...authDeps, issueCsrf: tokens.issue }));
+  app.use(pages({ ...authDeps, clock, deadlineMs: config.SAGA_DEADLINE_MS, published }));
 
   app.use(notFound);
   app.use(errorHandler);
