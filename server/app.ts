@@ -91,7 +91,7 @@ export function createApp(deps: AppDeps): Express {
   app.use('/api', authApi(authDeps));
   app.use('/api', servicesApi(db));
   app.use('/api', bookingsApi({ db, clock, deadlineMs: config.SAGA_DEADLINE_MS, published }));
-  app.use('/api', adminApi({ db, clock, paymentDefaults, published }));
+  app.use('/api', adminApi({ db, redis, prefix: config.REDIS_PREFIX, clock, paymentDefaults, published }));
   app.use(pages({ ...authDeps, issueCsrf: tokens.issue }));
 
   app.use(notFound);
