@@ -21,9 +21,9 @@ const EMITTER_OF_STREAM: Record<string, string> = {
   config: 'web',
 };
 
-/** Who emits an event type: requests come from the web; others from the participant owning the stream. */
+/** Who emits an event type: the participant owning its stream; admin actions come from the web. */
 export function emitterOf(type: string): string {
-  if (type.endsWith('Requested') || type.startsWith('Admin') || type === 'DeadLetterReplayed') return 'web';
+  if (type.startsWith('Admin') || type === 'DeadLetterReplayed') return 'web (admin)';
   const entry = (catalogue as Record<string, { stream: string } | undefined>)[type as EventType];
   return entry ? (EMITTER_OF_STREAM[entry.stream] ?? entry.stream) : 'web';
 }
