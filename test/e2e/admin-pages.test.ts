@@ -2,11 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import type { Browser, Page } from 'playwright-core';
 import { createEvent } from '../../lib/events/catalogue.js';
-import { upsertAdmin } from '../../lib/identity/user-service.js';
+import { createUser, upsertAdmin } from '../../lib/identity/user-service.js';
+import { trackWrites } from '../support/api-helpers.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { expectAccessible, logInOnPage, screenshots360And1280, watchedPage } from '../support/admin-pages.js';
 import { launchBrowser, serve } from '../support/browser.js';
-import { createService, insertBooking } from '../support/factories.js';
+import { buildUser, createService, insertBooking as insertBookingRow } from '../support/factories.js';
 
 describe('admin pages in a real browser', function () {
   this.timeout(60_000);
@@ -15,10 +16,14 @@ describe('admin pages in a real browser', function () {
   let browser: Browser;
   let page: Page;
   let problems: string[];
+  let cleanUp: () => Promise<void>;
+  let owner: string;
   const admin = { email: `admin-${randomUUID().slice(0, 8)}@example.com`, password: 'admin password 123' };
 
   before(async () => {
     testApp = await startTestApp();
+    cleanUp = await trackWrites(testApp.db);
+    owner = (await createUser(testApp.db, buildUser())).id;
     server = await serve(testApp.app);
     browser = await launchBrowser();
     await upsertAdmin(testApp.db, { ...admin, name: 'Asha Admin' });
@@ -36,8 +41,13 @@ describe('admin pages in a real browser', function () {
   after(async () => {
     await browser?.close();
     await server?.close();
+    await cleanUp?.();
     await testApp?.close();
   });
+
+  // Rows of an account made by this file, so that trackWrites removes them afterwards.
+  const insertBooking = (overrides: Parameters<typeof insertBookingRow>[1] = {}) =>
+    insertBookingRow(testApp.db, { userId: owner, ...overrides });
 
   async function deadLetter(options: { readable: boolean; group: string }) {
     const event = createEvent(
@@ -65,7 +75,7 @@ describe('admin pages in a real browser', function () {
   }
 
   it('links every admin page from the navigation, and each passes axe at 360 and 1280 px without console errors', async () => {
-    const booking = await insertBooking(testApp.db, { patientName: 'Nav Check Patient' });
+    const booking = await insertBooking({ patientName: 'Nav Check Patient' });
     await deadLetter({ readable: false, group: 'nav-check' });
     await page.goto(`${server.url}/admin`);
     const nav = page.getByRole('navigation', { name: 'Main' });
@@ -237,7 +247,7 @@ describe('admin pages in a real browser', function () {
     ];
     const rows = [];
     for (const at of times) {
-      rows.push(await insertBooking(testApp.db, { patientName: `${token} Rao`, createdAt: new Date(at) }));
+      rows.push(await insertBooking({ patientName: `${token} Rao`, createdAt: new Date(at) }));
     }
     const inside = rows.slice(1, 6).reverse();
     await page.goto(`${server.url}/admin/bookings?limit=2`);
@@ -327,7 +337,7 @@ describe('admin pages in a real browser', function () {
   it('escapes what admins and patients typed', async () => {
     const name = `<img src=x onerror=alert(1)> ${randomUUID().slice(0, 6)}`;
     await createService(testApp.db, { name });
-    const booking = await insertBooking(testApp.db, { patientName: '<script>alert(1)</script>' });
+    const booking = await insertBooking({ patientName: '<script>alert(1)</script>' });
     await page.goto(`${server.url}/admin/services`);
     expect(await page.getByRole('row').filter({ hasText: name }).count()).to.equal(1);
     await page.goto(`${server.url}/admin/bookings/${booking.id}`);

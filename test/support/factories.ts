@@ -89,6 +89,8 @@ export async function insertBooking(
     status: 'PENDING' | 'CONFIRMED' | 'REJECTED' | 'FAILED';
     createdAt: Date;
     reference: string;
+    /** The account it belongs to: one created by the test lets trackWrites remove the booking. */
+    userId: string;
   }> = {},
 ) {
   const id = randomUUID();
@@ -101,7 +103,7 @@ export async function insertBooking(
   const row = {
     id,
     reference: overrides.reference ?? `MC-${code.slice(0, 4)}-${code.slice(4)}`,
-    user_id: randomUUID(),
+    user_id: overrides.userId ?? randomUUID(),
     status,
     reason: status === 'REJECTED' ? 'Daily discount quota reached. Please try again tomorrow.' : null,
     correlation_id: randomUUID(),

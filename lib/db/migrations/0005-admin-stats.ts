@@ -78,6 +78,12 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       RETURN NULL;
     END $$;
 
+    CREATE FUNCTION stats.on_booking_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      PERFORM stats.count_booking_status(OLD.status, -1);
+      RETURN NULL;
+    END $$;
+
     CREATE FUNCTION stats.on_audit_event() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
       INSERT INTO stats.event_types VALUES (NEW.type, stats.shard(), 1)
@@ -89,6 +95,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       FOR EACH ROW EXECUTE FUNCTION stats.on_booking_insert();
     CREATE TRIGGER bookings_stats_status AFTER UPDATE OF status ON booking.bookings
       FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION stats.on_booking_status();
+    CREATE TRIGGER bookings_stats_delete AFTER DELETE ON booking.bookings
+      FOR EACH ROW EXECUTE FUNCTION stats.on_booking_delete();
     CREATE TRIGGER audit_stats_event AFTER INSERT ON audit.entries
       FOR EACH ROW WHEN (NEW.event_id IS NOT NULL) EXECUTE FUNCTION stats.on_audit_event();
 
@@ -143,6 +151,7 @@ export async function down(db: Kysely<unknown>): Promise<void> {
     ALTER TABLE payment.settings DROP COLUMN applied_at;
     DROP TRIGGER bookings_stats_insert ON booking.bookings;
     DROP TRIGGER bookings_stats_status ON booking.bookings;
+    DROP TRIGGER bookings_stats_delete ON booking.bookings;
     DROP TRIGGER audit_stats_event ON audit.entries;
     DROP SCHEMA stats CASCADE;
   `.execute(db);
