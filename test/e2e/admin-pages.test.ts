@@ -109,7 +109,8 @@ describe('admin pages in a real browser', function () {
 
   it('draws the dashboard charts from the stats endpoint: 60 minutes of data points each', async () => {
     await page.goto(`${server.url}/admin`);
-    await page.waitForFunction('document.body.dataset.statsAt !== undefined');
+    // The script has drawn the first figures it fetched.
+    await page.locator('body[data-stats-at]').waitFor({ state: 'attached' });
     const points = await page.evaluate(() => {
       const chart = (
         globalThis as unknown as {
