@@ -8,7 +8,6 @@ const schema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).optional(),
   PORT: int(3000, 1).pipe(z.number().max(65535)),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default('postgres://postgres@127.0.0.1:5432/clinic'),
-  DATABASE_POOL_SIZE: int(10, 1),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
   REDIS_PREFIX: z
     .string()
@@ -50,13 +49,22 @@ const schema = z.object({
   BUS_BLOCK_MS: int(2_000, 10),
   BUS_POLL_MS: int(1_000, 10),
   SHUTDOWN_TIMEOUT_MS: int(25_000, 100),
+  // Reliability: the connection budget, timeouts, re-drive of lost work, retention.
+  DATABASE_CONNECTION_BUDGET: int(90, 2),
+  DATABASE_PROCESSES: int(13, 1),
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).optional(),
+  DATABASE_STATEMENT_TIMEOUT_MS: int(15_000, 100),
+  SAGA_REDRIVE_AFTER_MS: int(30_000, 100),
+  SAGA_REDRIVE_LIMIT: int(5, 0),
+  BUS_INBOX_RETENTION_DAYS: int(7, 1),
 });
 
 type Env = z.infer<typeof schema>;
 
-export type Config = Omit<Env, 'NODE_ENV' | 'SESSION_SECRET' | 'TRUST_PROXY'> & {
+export type Config = Omit<Env, 'NODE_ENV' | 'SESSION_SECRET' | 'TRUST_PROXY' | 'DATABASE_POOL_SIZE'> & {
   NODE_ENV: 'development' | 'test' | 'production';
   TRUST_PROXY: number;
+  DATABASE_POOL_SIZE: number;
   /** Secure cookies, HSTS-worthy settings: never off by accident. */
   production: boolean;
   /** HMAC keys derived from SESSION_SECRET, newest first: the first signs, all verify. */
@@ -82,6 +90,14 @@ function weakSecret(secret: string): boolean {
 }
 
 /**
+ * Each process's share of the connection budget, less the one connection its outbox relay LISTENs on:
+ * web + every worker instance together stay under the database's connection limit.
+ */
+function poolSizeWithin(env: { DATABASE_CONNECTION_BUDGET: number; DATABASE_PROCESSES: number }): number {
+  return Math.max(1, Math.floor(env.DATABASE_CONNECTION_BUDGET / env.DATABASE_PROCESSES) - 1);
+}
+
+/**
  * Parses the environment once; a wrong value names the variable in one line. Production is
  * NODE_ENV=production, or the build started without NODE_ENV; the build never takes the development
  * secret, whatever NODE_ENV says.
@@ -94,7 +110,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { buil
   if (!parsed.success) {
     throw fail(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
   }
-  const { NODE_ENV, SESSION_SECRET, TRUST_PROXY, ...rest } = parsed.data;
+  const { NODE_ENV, SESSION_SECRET, TRUST_PROXY, DATABASE_POOL_SIZE, ...rest } = parsed.data;
   const nodeEnv = NODE_ENV ?? (build ? 'production' : 'development');
   const production = nodeEnv === 'production';
   if ((production || build) && !SESSION_SECRET) {
@@ -109,6 +125,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { buil
     NODE_ENV: nodeEnv,
     production,
     TRUST_PROXY: TRUST_PROXY ?? (production ? 1 : 0),
+    DATABASE_POOL_SIZE: DATABASE_POOL_SIZE ?? poolSizeWithin(parsed.data),
     keys: {
       session: secrets.map((secret) => deriveKey(secret, 'session-signing')),
       csrf: secrets.map((secret) => deriveKey(secret, 'csrf-tokens')),

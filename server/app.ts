@@ -6,7 +6,6 @@ import type { SecurityEventType } from '../lib/audit/security-events.js';
 import type { Clock } from '../lib/clock.js';
 import type { Config } from '../lib/config.js';
 import type { Db } from '../lib/db/database.js';
-import { formatInr } from '../lib/money.js';
 import { projectRoot } from '../lib/paths.js';
 import { auditAdminActions } from './auth/admin-audit.js';
 import { bookingLimits } from './auth/booking-limits.js';
@@ -17,12 +16,15 @@ import { requestContext } from './middleware/context.js';
 import { errorHandler, notFound } from './middleware/errors.js';
 import { hostileInputGuard } from './middleware/hostile-input.js';
 import { adminApi } from './routes/admin.js';
-import { audit, auditThrottled, authApi, authForms, logOut } from './routes/auth.js';
+import { ADMIN_NAV, adminPages } from './routes/admin-pages.js';
+import { audit, auditThrottled, authApi, logOut } from './routes/auth.js';
 import { bookingInput, bookingsApi } from './routes/bookings.js';
 import { healthRoutes } from './routes/health.js';
-import { pages } from './routes/pages.js';
+import { pages } from './routes/pages/index.js';
+import { quoteApi } from './routes/quote.js';
 import { servicesApi } from './routes/services.js';
 import { csrf, noStore, securityHeaders } from './security.js';
+import { viewHelpers } from './views/helpers.js';
 
 export interface AppDeps {
   config: Config;
@@ -43,7 +45,7 @@ export function createApp(deps: AppDeps): Express {
   app.set('view engine', 'ejs');
   app.set('trust proxy', config.TRUST_PROXY);
   app.disable('x-powered-by');
-  app.locals.formatInr = formatInr;
+  Object.assign(app.locals, viewHelpers, { adminNav: ADMIN_NAV });
 
   app.use(requestContext);
   app.use(securityHeaders());
@@ -51,6 +53,11 @@ export function createApp(deps: AppDeps): Express {
     healthRoutes({ db, redis, prefix, metricsToken: config.METRICS_TOKEN, cacheMs: config.METRICS_CACHE_MS }),
   );
   app.use(express.static(path.join(projectRoot, 'public'), { maxAge: secure ? '1h' : 0 }));
+  // The dashboard's charts, served by the app itself (no CDN): only the library's built files.
+  app.use(
+    '/vendor/chart.js',
+    express.static(path.join(projectRoot, 'node_modules/chart.js/dist'), { maxAge: secure ? '1d' : 0 }),
+  );
   app.use(noStore);
   app.use(express.json({ limit: '32kb' }));
   app.use(express.urlencoded({ extended: false, limit: '32kb', parameterLimit: 100 }));
@@ -68,7 +75,13 @@ export function createApp(deps: AppDeps): Express {
   const tokens = csrf({ keys: config.keys.csrf, secure });
   app.use((req, res, next) => {
     res.locals.user = req.user ?? null;
-    res.locals.issueCsrf = () => tokens.issue(req, res);
+    res.locals.currentPath = req.path;
+    // Issued only when a page is rendered (render reads the locals), so API calls set no CSRF cookie.
+    // Without a session (its store is down) there is nothing to bind a token to: the page renders without one.
+    Object.defineProperty(res.locals, 'csrfToken', {
+      enumerable: true,
+      get: () => (req.session ? tokens.issue(req, res) : ''),
+    });
     next();
   });
 
@@ -84,7 +97,6 @@ export function createApp(deps: AppDeps): Express {
     redis,
     clock,
     prefix,
-    issueCsrf: tokens.issue,
     absoluteMs: sessionLimits.absoluteMs,
     limits: {
       login: limiter(
@@ -117,29 +129,47 @@ export function createApp(deps: AppDeps): Express {
   const record = (req: Request, type: SecurityEventType, data: Record<string, unknown>) =>
     audit(authDeps, req, type, req.user?.email ?? 'anonymous', data);
   app.use(['/api/admin', '/admin'], auditAdminActions(record));
-  app.post(
-    '/api/bookings',
+
+  // One count for the API's bookings and the wizard's: the wizard's booking is its saved progress.
+  const booking = bookingInput(clock);
+  const bookingLimiter = limiter(
+    'bookings',
+    config.BOOKING_RATE_LIMIT,
+    config.BOOKING_RATE_WINDOW_SECONDS,
+    'Too many bookings in a short time. Please try again later.',
+  );
+  const limitBookings = (read: Parameters<typeof bookingLimits>[0]['read']) =>
     bookingLimits({
       db,
-      input: bookingInput(clock),
-      limiter: limiter(
-        'bookings',
-        config.BOOKING_RATE_LIMIT,
-        config.BOOKING_RATE_WINDOW_SECONDS,
-        'Too many bookings in a short time. Please try again later.',
-      ),
+      limiter: bookingLimiter,
       pendingLimit: config.BOOKING_PENDING_LIMIT,
+      read,
       onThrottled: (req) => auditThrottled(authDeps, req, 'BookingThrottled', req.user?.email ?? 'anonymous'),
-    }),
+    });
+  app.post(
+    '/api/bookings',
+    limitBookings((req) => ({
+      valid: booking.safeParse(req.body).success,
+      idempotencyKey: req.get('idempotency-key'),
+    })),
+  );
+  app.post(
+    '/wizard/confirm',
+    limitBookings((req) => ({
+      valid: booking.safeParse(req.session.wizard).success,
+      idempotencyKey: req.session.wizard?.idempotencyKey,
+    })),
   );
 
   const paymentDefaults = { mode: config.PAYMENT_SIMULATION_MODE, failureRate: config.PAYMENT_FAILURE_RATE };
   app.use('/api', authApi(authDeps));
   app.use('/api', servicesApi(db));
   app.use('/api', bookingsApi({ db, clock, deadlineMs: config.SAGA_DEADLINE_MS, published }));
-  app.use('/api', adminApi({ db, clock, paymentDefaults, published }));
-  app.use(authForms(authDeps));
-  app.use(pages({ db, issueCsrf: tokens.issue }));
+  app.use('/api', quoteApi({ db, clock }));
+  const adminDeps = { db, redis, prefix: config.REDIS_PREFIX, clock, paymentDefaults, published };
+  app.use('/api', adminApi(adminDeps));
+  app.use(adminPages(adminDeps));
+  app.use(pages({ ...authDeps, clock, deadlineMs: config.SAGA_DEADLINE_MS, published }));
 
   app.use(notFound);
   app.use(errorHandler);

@@ -1,5 +1,4 @@
-import type { RequestHandler } from 'express';
-import type { z } from 'zod';
+import type { Request, RequestHandler } from 'express';
 import { countPendingBookings, hasBookingWithKey } from '../../lib/booking/patient-bookings.js';
 import type { Db } from '../../lib/db/database.js';
 import { TooManyRequestsError } from '../../lib/errors.js';
@@ -13,16 +12,16 @@ import type { Limiter } from './rate-limit.js';
  */
 export function bookingLimits(options: {
   db: Db;
-  /** The route's own schema: only a booking that would be made is counted. */
-  input: z.ZodType;
+  /** Whether the request would make a booking (only those are counted), and its Idempotency-Key. */
+  read: (req: Request) => { valid: boolean; idempotencyKey?: string | undefined };
   limiter: Limiter;
   pendingLimit: number;
-  onThrottled: (req: Parameters<RequestHandler>[0]) => Promise<void>;
+  onThrottled: (req: Request) => Promise<void>;
 }): RequestHandler {
   return async (req, _res, next) => {
     const user = req.user;
-    if (!user || user.role !== 'user' || !options.input.safeParse(req.body).success) return next();
-    const key = req.get('idempotency-key');
+    const { valid, idempotencyKey: key } = options.read(req);
+    if (!user || user.role !== 'user' || !valid) return next();
     if (key && key.length <= 200 && (await hasBookingWithKey(options.db, user.id, key))) return next();
     try {
       await options.limiter.consume(user.id);

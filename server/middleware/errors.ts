@@ -1,6 +1,7 @@
-import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { AppError, NotFoundError, TooManyRequestsError } from '../../lib/errors.js';
 import { errorFields, logger } from '../../lib/logger.js';
+import { isTransient } from '../../lib/transient-errors.js';
 
 interface ErrorBody {
   error: { code: string; message: string; details?: unknown };
@@ -79,25 +80,13 @@ function databaseDataError(error: unknown): { status: number; body: ErrorBody } 
   return null;
 }
 
+/** A dependency is down, or the connection to it was severed: the client may retry shortly. */
 function isUnavailable(error: unknown): boolean {
-  const message = String((error as Error)?.message ?? '');
-  const code = (error as { code?: string })?.code ?? '';
-  return (
-    // 57014: a statement timeout; 40001/40P01: a serialization failure or deadlock, worth a retry.
-    ['ECONNREFUSED', 'ETIMEDOUT', 'ECONNRESET', '57P01', '53300', '57014', '40001', '40P01'].includes(code) ||
-    message.includes("Stream isn't writeable") ||
-    message.includes('Connection is closed') ||
-    message.includes('timeout exceeded when trying to connect')
-  );
+  return isTransient(error) || isTransient((error as { cause?: unknown })?.cause);
 }
 
-function issueCsrf(res: Response): string {
-  try {
-    return (res.locals.issueCsrf as (() => string) | undefined)?.() ?? '';
-  } catch {
-    return '';
-  }
-}
+/** Seconds a client is asked to wait before retrying a 503. */
+const RETRY_AFTER_SECONDS = 2;
 
 export const notFound: RequestHandler = (req, _res, next) => {
   next(new NotFoundError(`Nothing at ${req.method} ${req.path}.`));
@@ -112,7 +101,7 @@ export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
     logger.warn('database refused a value', { path: req.path, code: (error as { code: string }).code });
   if (res.headersSent) return;
   if (error instanceof TooManyRequestsError) res.setHeader('Retry-After', String(error.retryAfterSeconds));
-  else if (status === 503) res.setHeader('Retry-After', '5');
+  else if (status === 503) res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
   res.status(status);
   if (req.path.startsWith('/api/') || !req.accepts('html')) {
     res.json(body);
@@ -124,8 +113,6 @@ export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
     status,
     message: body.error.message,
     user: res.locals.user ?? null,
-    // The header's logout form needs a token of this session (none when the session itself failed).
-    csrfToken: res.locals.user ? issueCsrf(res) : '',
   };
   res.render('pages/error', locals, (renderError: Error | null, html: string) => {
     if (!renderError) return void res.send(html);

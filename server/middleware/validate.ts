@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import { ValidationError } from '../../lib/errors.js';
 
 /** Parses input with a zod schema; a failure is a 400 listing each field's problem. */
@@ -15,16 +15,3 @@ export function parse<S extends z.ZodType>(
   }));
   throw new ValidationError(message, details);
 }
-
-const ISO_DATE_TIME =
-  /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
-
-/** A date or ISO date-time from 1900 to 9999: what the clinic can mean and PostgreSQL can hold. */
-export const boundedDateTime = z
-  .string()
-  .regex(ISO_DATE_TIME, 'a date as YYYY-MM-DD or an ISO date-time')
-  .transform((text) => new Date(text))
-  .refine((date) => {
-    const year = date.getUTCFullYear();
-    return Number.isFinite(date.getTime()) && year >= 1900 && year <= 9999;
-  }, 'a real date from 1900 to 9999');

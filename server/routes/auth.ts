@@ -1,10 +1,10 @@
-import { Router, type Request, type Response } from 'express';
+import { Router, type Request } from 'express';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { recordSecurityEvent, type SecurityEventType } from '../../lib/audit/security-events.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Db } from '../../lib/db/database.js';
-import { AppError, TooManyRequestsError, UnauthorizedError, ValidationError } from '../../lib/errors.js';
+import { TooManyRequestsError, UnauthorizedError, ValidationError } from '../../lib/errors.js';
 import {
   changePassword,
   createUser,
@@ -23,21 +23,33 @@ const remember = z
   .optional()
   .transform((value) => value === true || value === 'on');
 const password = z
-  .string('a password of at least 10 characters')
-  .min(10, 'at least 10 characters')
-  .max(200, 'at most 200 characters');
+  .string('use at least 10 characters')
+  .min(10, 'use at least 10 characters')
+  .max(200, 'use at most 200 characters');
 
 export const signupInput = z.object({
-  name: z.string('your name').trim().min(1, 'your name').max(100, 'at most 100 characters'),
+  name: z
+    .string('enter your full name')
+    .trim()
+    .min(1, 'enter your full name')
+    .max(100, 'use at most 100 characters'),
   email: z
-    .email('a valid email address')
+    .email('enter an email address like name@example.com')
     .max(254)
     .transform((value) => value.toLowerCase()),
   password,
 });
 export const loginInput = z.object({
-  email: z.string('your email').trim().toLowerCase().min(1, 'your email').max(254, 'at most 254 characters'),
-  password: z.string('your password').min(1, 'your password').max(200, 'at most 200 characters'),
+  email: z
+    .string('enter your email')
+    .trim()
+    .toLowerCase()
+    .min(1, 'enter your email')
+    .max(254, 'use at most 254 characters'),
+  password: z
+    .string('enter your password')
+    .min(1, 'enter your password')
+    .max(200, 'use at most 200 characters'),
   remember,
 });
 export const passwordChangeInput = z.object({
@@ -61,12 +73,8 @@ export interface AuthDeps {
   clock: Clock;
   prefix: string;
   limits: AuthLimits;
-  issueCsrf: (req: Request, res: Response) => string;
-}
-
-/** Only same-site paths are followed after login. */
-export function safeNext(value: unknown): string {
-  return typeof value === 'string' && /^\/(?!\/)[\w\-/?=&%.]*$/.test(value) ? value : '/';
+  /** A session's absolute lifetime: a remembered cookie lasts that long. */
+  absoluteMs: number;
 }
 
 /** Writes a security event; an audit failure is logged, never turned into the user's error. */
@@ -142,11 +150,7 @@ export function logOut(req: Request): Promise<void> {
  * Validated input only reaches the limiters and the database. Counted per address, per address and
  * email, and per account; a wrong guess costs a try everywhere, a success clears the per-email counts.
  */
-export async function loginWithLimits(
-  deps: AuthDeps & { absoluteMs: number },
-  req: Request,
-  body: unknown,
-): Promise<AccountUser> {
+export async function loginWithLimits(deps: AuthDeps, req: Request, body: unknown): Promise<AccountUser> {
   const input = parse(loginInput, body);
   const address = addressKey(req.ip);
   await throttledAs(deps, req, 'LoginThrottled', input.email, async () => {
@@ -182,13 +186,14 @@ export async function signupWithLimits(deps: AuthDeps, req: Request, body: unkno
   return user;
 }
 
-async function logOutAudited(deps: AuthDeps, req: Request): Promise<void> {
+/** Logs out and records it (the API's and the pages' logout). */
+export async function logOutAudited(deps: AuthDeps, req: Request): Promise<void> {
   const actor = req.user?.email;
   await logOut(req);
   if (actor) await audit(deps, req, 'LoggedOut', actor);
 }
 
-export function authApi(deps: AuthDeps & { absoluteMs: number }): Router {
+export function authApi(deps: AuthDeps): Router {
   const router = Router();
 
   router.post('/auth/signup', async (req, res) => {
@@ -225,71 +230,6 @@ export function authApi(deps: AuthDeps & { absoluteMs: number }): Router {
 
   router.get('/me', requireUser, (req, res) => {
     res.json({ user: toPublicUser(currentUser(req)) });
-  });
-
-  return router;
-}
-
-/** A form error shows the form again with its messages (and Retry-After on a 429); others go on. */
-function formError(res: Response, error: unknown): { status: number; errors: string[] } {
-  if (!(error instanceof AppError) || error.status >= 500) throw error;
-  if (error instanceof TooManyRequestsError) res.setHeader('Retry-After', String(error.retryAfterSeconds));
-  const details =
-    error instanceof ValidationError && Array.isArray(error.details)
-      ? (error.details as { path: string; message: string }[])
-      : [];
-  return {
-    status: error.status,
-    errors: details.length > 0 ? details.map((d) => `${d.path}: ${d.message}`) : [error.message],
-  };
-}
-
-/** What a form sent back for re-display: its strings only, never the password. */
-const echo = (body: unknown, field: string): string => {
-  const value = (body as Record<string, unknown>)[field];
-  return typeof value === 'string' ? value.slice(0, 254) : '';
-};
-
-/** The login, sign-up and logout forms: the same schemas, limits and audit as the API. */
-export function authForms(deps: AuthDeps & { absoluteMs: number }): Router {
-  const router = Router();
-  const render = (
-    req: Request,
-    res: Response,
-    view: string,
-    locals: Record<string, unknown>,
-    status: number,
-  ) =>
-    res
-      .status(status)
-      .render(view, { csrfToken: deps.issueCsrf(req, res), errors: [], values: {}, ...locals });
-
-  router.post('/login', async (req, res) => {
-    const next = safeNext((req.body as { next?: unknown }).next);
-    try {
-      await loginWithLimits(deps, req, req.body);
-      res.redirect(303, next);
-    } catch (error) {
-      const { status, errors } = formError(res, error);
-      const values = { email: echo(req.body, 'email') };
-      render(req, res, 'pages/login', { title: 'Log in', next, errors, values }, status);
-    }
-  });
-
-  router.post('/signup', async (req, res) => {
-    try {
-      await signupWithLimits(deps, req, req.body);
-      res.redirect(303, '/');
-    } catch (error) {
-      const { status, errors } = formError(res, error);
-      const values = { name: echo(req.body, 'name'), email: echo(req.body, 'email') };
-      render(req, res, 'pages/signup', { title: 'Create an account', errors, values }, status);
-    }
-  });
-
-  router.post('/logout', async (req, res) => {
-    if (req.user) await logOutAudited(deps, req);
-    res.redirect(303, '/');
   });
 
   return router;
