@@ -214,15 +214,23 @@ describe('the booking wizard in a real browser', function () {
       await context.close();
     });
 
-    it('forgets the saved progress on log out', async () => {
+    it('keeps the progress across the other pages and forgets it on log out', async () => {
       const { context, page, problems } = await openPage(browser);
       await signUp(page, server.url);
       await fillPatient(page);
       expect(await saved(page)).to.have.length(1);
+      await page.getByRole('link', { name: 'My bookings' }).click();
+      expect(await page.locator('main').innerText()).to.contain('You have no bookings yet.');
+      await checkAtBothWidths(page, 'history-empty');
+      await page.getByRole('link', { name: 'Book a visit' }).last().click();
+      expect(await page.getByLabel('Full name').inputValue()).to.equal(PATIENT.name);
+      await page.goto(`${server.url}/bookings/not-a-booking`);
+      expect(await page.getByRole('heading', { level: 1 }).innerText()).to.equal('Page not found');
+      await checkAtBothWidths(page, 'not-found');
       await page.getByRole('button', { name: 'Log out' }).click();
       await page.waitForURL(`${server.url}/`);
       expect(await saved(page)).to.deep.equal([]);
-      expect(unexpected(problems)).to.deep.equal([]);
+      expect(unexpected(problems, [404])).to.deep.equal([]);
       await context.close();
     });
 
