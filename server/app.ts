@@ -12,6 +12,7 @@ import { sessionMiddleware } from './auth/session.js';
 import { requestContext } from './middleware/context.js';
 import { errorHandler, notFound } from './middleware/errors.js';
 import { adminApi } from './routes/admin.js';
+import { ADMIN_NAV, adminPages } from './routes/admin-pages.js';
 import { authApi } from './routes/auth.js';
 import { bookingsApi } from './routes/bookings.js';
 import { healthRoutes } from './routes/health.js';
@@ -39,12 +40,17 @@ export function createApp(deps: AppDeps): Express {
   app.set('view engine', 'ejs');
   app.set('trust proxy', secure ? 1 : false);
   app.disable('x-powered-by');
-  Object.assign(app.locals, viewHelpers);
+  Object.assign(app.locals, viewHelpers, { adminNav: ADMIN_NAV });
 
   app.use(requestContext);
   app.use(securityHeaders());
   app.use(healthRoutes({ db, redis, prefix: config.REDIS_PREFIX }));
   app.use(express.static(path.join(projectRoot, 'public'), { maxAge: secure ? '1h' : 0 }));
+  // The dashboard's charts, served by the app itself (no CDN): only the library's built files.
+  app.use(
+    '/vendor/chart.js',
+    express.static(path.join(projectRoot, 'node_modules/chart.js/dist'), { maxAge: secure ? '1d' : 0 }),
+  );
   app.use(express.json({ limit: '32kb' }));
   app.use(express.urlencoded({ extended: false, limit: '32kb' }));
   app.use(cookieParser());
@@ -96,7 +102,9 @@ export function createApp(deps: AppDeps): Express {
   app.use('/api', servicesApi(db));
   app.use('/api', bookingsApi({ db, clock, deadlineMs: config.SAGA_DEADLINE_MS, published }));
   app.use('/api', quoteApi({ db, clock }));
-  app.use('/api', adminApi({ db, clock, paymentDefaults, published }));
+  const adminDeps = { db, redis, prefix: config.REDIS_PREFIX, clock, paymentDefaults, published };
+  app.use('/api', adminApi(adminDeps));
+  app.use(adminPages(adminDeps));
   app.use(pages({ ...authDeps, clock, deadlineMs: config.SAGA_DEADLINE_MS, published }));
 
   app.use(notFound);
