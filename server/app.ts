@@ -17,6 +17,7 @@ import { authApi } from './routes/auth.js';
 import { bookingsApi } from './routes/bookings.js';
 import { healthRoutes } from './routes/health.js';
 import { pages } from './routes/pages/index.js';
+import { quoteApi } from './routes/quote.js';
 import { servicesApi } from './routes/services.js';
 import { csrf, securityHeaders } from './security.js';
 import { viewHelpers } from './views/helpers.js';
@@ -100,10 +101,11 @@ export function createApp(deps: AppDeps): Express {
   app.use('/api', authApi(authDeps));
   app.use('/api', servicesApi(db));
   app.use('/api', bookingsApi({ db, clock, deadlineMs: config.SAGA_DEADLINE_MS, published }));
+  app.use('/api', quoteApi({ db, clock }));
   const adminDeps = { db, redis, prefix: config.REDIS_PREFIX, clock, paymentDefaults, published };
   app.use('/api', adminApi(adminDeps));
   app.use(adminPages(adminDeps));
-  app.use(pages(authDeps));
+  app.use(pages({ ...authDeps, clock, deadlineMs: config.SAGA_DEADLINE_MS, published }));
 
   app.use(notFound);
   app.use(errorHandler);

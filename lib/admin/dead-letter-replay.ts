@@ -101,4 +101,3 @@ export async function replayOutcomes(db: Db, letters: DeadLetter[]): Promise<Map
   }
   return outcomes;
 }
-

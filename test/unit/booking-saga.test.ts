@@ -50,6 +50,8 @@ function pending(overrides: Partial<SagaState> = {}): SagaState {
     compensating: false,
     quotaOutcome: null,
     quotaReleased: false,
+    paymentOutcome: null,
+    refunded: false,
     reference: 'MC-7K2Q-9XD4',
     patient: { name: 'Meera Iyer', email: 'meera@example.com' },
     finalPaise: null,
