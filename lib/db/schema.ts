@@ -140,6 +140,8 @@ export interface ConfirmationsTable {
   status: Generated<'sending' | 'sent'>;
   attempts: Generated<number>;
   message_id: string | null;
+  /** While a sender holds it, no other sends the same message. */
+  lease_until: Date | null;
 }
 
 export interface GatewayChargesTable {

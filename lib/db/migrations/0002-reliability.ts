@@ -31,17 +31,19 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       updated_at timestamptz NOT NULL DEFAULT now()
     );
 
-    -- A confirmation is written 'sending' before the mail server is called and 'sent' after.
+    -- A confirmation is written 'sending' (with a lease: one sender at a time) before the mail server
+    -- is called, and 'sent' after.
     ALTER TABLE confirmation.confirmations
       ADD COLUMN status text NOT NULL DEFAULT 'sent' CHECK (status IN ('sending', 'sent')),
       ADD COLUMN attempts integer NOT NULL DEFAULT 1,
-      ADD COLUMN message_id text;
+      ADD COLUMN message_id text,
+      ADD COLUMN lease_until timestamptz;
   `.execute(db);
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
   await sql`
-    ALTER TABLE confirmation.confirmations DROP COLUMN status, DROP COLUMN attempts, DROP COLUMN message_id;
+    ALTER TABLE confirmation.confirmations DROP COLUMN status, DROP COLUMN attempts, DROP COLUMN message_id, DROP COLUMN lease_until;
     DROP SCHEMA gateway CASCADE;
     ALTER TABLE booking.bookings
       DROP COLUMN payment_outcome, DROP COLUMN refunded, DROP COLUMN redrives, DROP COLUMN redrive_at;
