@@ -183,6 +183,13 @@ export interface InboxTable {
   handled_at: CreatedAt;
 }
 
+export interface AttemptsTable {
+  consumer_group: string;
+  event_id: string;
+  attempts: number;
+  updated_at: UpdatedAt;
+}
+
 export interface DeadLettersTable {
   id: Generated<number>;
   stream: string;
@@ -216,6 +223,7 @@ export interface Database {
   'bus.outbox': OutboxTable;
   'bus.inbox': InboxTable;
   'bus.dead_letters': DeadLettersTable;
+  'bus.attempts': AttemptsTable;
 }
 
 export type User = Selectable<UsersTable>;

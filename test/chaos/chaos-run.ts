@@ -257,16 +257,20 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       )
         faults['stream entries dropped']!++;
     }
+    const starting = new Set<string>();
     async function killOne() {
-      const running = workers.filter((name) => sys.isRunning(name));
+      // A process still starting is left to start: a platform restarts a crashed dyno, not a booting one.
+      const running = workers.filter((name) => sys.isRunning(name) && !starting.has(name));
       const victim = running[randomInt(Math.max(running.length, 1))];
       if (!victim) return;
       await sys.kill(victim, 'SIGKILL');
       faults['workers SIGKILLed']!++;
       // Restarted as a platform restarts a crashed dyno, a moment later.
+      starting.add(victim);
       const relaunch = sleep(300)
         .then(() => sys.launch(victim))
-        .catch((error: Error) => log(`chaos: relaunch of ${victim} failed: ${error.message}`));
+        .catch((error: Error) => log(`chaos: relaunch of ${victim} failed: ${error.message}`))
+        .finally(() => starting.delete(victim));
       relaunches.add(relaunch);
       void relaunch.finally(() => relaunches.delete(relaunch));
     }

@@ -8,6 +8,14 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     CREATE INDEX outbox_caused_by ON bus.outbox (causation_id) WHERE producer IS NOT NULL;
     CREATE INDEX outbox_event_id ON bus.outbox (event_id);
     CREATE INDEX inbox_handled_at ON bus.inbox (handled_at);
+    -- How often a group's handler was started for an event delivered more than once.
+    CREATE TABLE bus.attempts (
+      consumer_group text NOT NULL,
+      event_id uuid NOT NULL,
+      attempts integer NOT NULL,
+      updated_at timestamptz NOT NULL DEFAULT now(),
+      PRIMARY KEY (consumer_group, event_id)
+    );
     CREATE INDEX dead_letters_event_id ON bus.dead_letters (event_id) WHERE event_id IS NOT NULL;
 
     -- What the booking heard of the payment, and when to ask again for a step that never came.
@@ -48,6 +56,7 @@ export async function down(db: Kysely<unknown>): Promise<void> {
     ALTER TABLE booking.bookings
       DROP COLUMN payment_outcome, DROP COLUMN refunded, DROP COLUMN redrives, DROP COLUMN redrive_at;
     DROP INDEX bus.dead_letters_event_id;
+    DROP TABLE bus.attempts;
     DROP INDEX bus.inbox_handled_at;
     ALTER TABLE bus.outbox DROP COLUMN causation_id, DROP COLUMN producer;
   `.execute(db);
