@@ -9,7 +9,7 @@ import { upsertAdmin } from '../../lib/identity/user-service.js';
 import { expectAccessible, logInOnPage, screenshots360And1280, watchedPage } from '../support/admin-pages.js';
 import { launchBrowser } from '../support/browser.js';
 import { createService, insertBooking } from '../support/factories.js';
-import { FLOWS, book, clientOf, patientClient, settled } from '../support/saga-helpers.js';
+import { FLOWS, book, patientClient, settled } from '../support/saga-helpers.js';
 import { SagaSystem } from '../support/system.js';
 import { waitFor } from '../support/wait.js';
 
