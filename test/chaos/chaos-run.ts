@@ -25,6 +25,8 @@ export interface ChaosOptions {
   /** How long the faults go on (at least as long as the bookings are being submitted). */
   faultWindowMs: number;
   killEveryMs?: number;
+  /** Run the build (`npm run build` done) exactly as the Procfile says, instead of the sources. */
+  compiled?: boolean;
   log?: (line: string) => void;
 }
 
@@ -130,6 +132,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
     system = await SagaSystem.start({
       instances: 2,
+      compiled: options.compiled ?? false,
       readyTimeoutMs: 90_000,
       env: {
         DATABASE_URL: env.databaseUrl,
