@@ -193,6 +193,7 @@ export class StreamConsumer {
       for (const timer of this.retryTimers) clearTimeout(timer);
       this.retryTimers.clear();
       this.outage.clear();
+      this.counted.clear();
       this.resumeReader?.();
       // Interrupts a blocked XREADGROUP at once instead of waiting out BLOCK.
       this.options.blockingRedis.disconnect();
@@ -756,6 +757,7 @@ export class StreamConsumer {
         if (ours.length === 0) {
           // Acknowledged, claimed by another consumer or trimmed meanwhile: no longer ours to retry.
           this.owned.delete(owner);
+          this.counted.delete(owner);
           this.outage.delete(owner);
           if (this.outage.size === 0) this.endOutage();
           return;
