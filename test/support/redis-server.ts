@@ -58,6 +58,8 @@ export class RedisServer {
       maxRetriesPerRequest: 0,
       retryStrategy: () => null,
     });
+    // Refused until the server listens: that is what the probe waits out.
+    probe.on('error', () => {});
     try {
       for (let attempt = 0; ; attempt++) {
         try {
