@@ -142,6 +142,8 @@ export interface ConfirmationsTable {
   status: Generated<'sending' | 'sent'>;
   attempts: Generated<number>;
   message_id: string | null;
+  /** While a sender holds it, no other sends the same message. */
+  lease_until: Date | null;
 }
 
 export interface GatewayChargesTable {
@@ -183,6 +185,13 @@ export interface InboxTable {
   handled_at: CreatedAt;
 }
 
+export interface AttemptsTable {
+  consumer_group: string;
+  event_id: string;
+  attempts: number;
+  updated_at: UpdatedAt;
+}
+
 export interface DeadLettersTable {
   id: Generated<number>;
   stream: string;
@@ -216,6 +225,7 @@ export interface Database {
   'bus.outbox': OutboxTable;
   'bus.inbox': InboxTable;
   'bus.dead_letters': DeadLettersTable;
+  'bus.attempts': AttemptsTable;
 }
 
 export type User = Selectable<UsersTable>;
