@@ -18,6 +18,7 @@ import { bookingsApi } from './routes/bookings.js';
 import { healthRoutes } from './routes/health.js';
 import { pages } from './routes/pages.js';
 import { servicesApi } from './routes/services.js';
+import { slotsApi } from './routes/slots.js';
 import { csrf, securityHeaders } from './security.js';
 
 export interface AppDeps {
@@ -90,6 +91,7 @@ export function createApp(deps: AppDeps): Express {
   const paymentDefaults = { mode: config.PAYMENT_SIMULATION_MODE, failureRate: config.PAYMENT_FAILURE_RATE };
   app.use('/api', authApi(authDeps));
   app.use('/api', servicesApi(db));
+  app.use('/api', slotsApi({ db, clock }));
   app.use('/api', bookingsApi({ db, clock, deadlineMs: config.SAGA_DEADLINE_MS, published }));
   app.use('/api', adminApi({ db, clock, paymentDefaults, published }));
   app.use(pages({ ...authDeps, issueCsrf: tokens.issue }));

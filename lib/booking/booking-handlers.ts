@@ -27,6 +27,8 @@ function sagaState(booking: Booking): SagaState {
     compensating: booking.compensating,
     quotaOutcome: booking.quota_outcome,
     quotaReleased: booking.quota_released,
+    slotOutcome: booking.slot_outcome,
+    slotReleased: booking.slot_released,
     reference: booking.reference,
     patient: { name: booking.patient_name, email: booking.patient_email },
     finalPaise: booking.final_paise,
@@ -61,6 +63,8 @@ async function apply(trx: Trx, booking: Booking, state: SagaState, emitted: Even
       compensating: state.compensating,
       quota_outcome: state.quotaOutcome,
       quota_released: state.quotaReleased,
+      slot_outcome: state.slotOutcome,
+      slot_released: state.slotReleased,
       reason: state.reason,
       updated_at: sql<Date>`now()`,
       ...(finished ? { finished_at: sql<Date>`now()` } : {}),
@@ -115,6 +119,10 @@ export function bookingHandlers(): Handlers {
           .execute();
       }
     },
+    SlotReserved: sagaHandler,
+    SlotSkipped: sagaHandler,
+    SlotRejected: sagaHandler,
+    SlotReleased: sagaHandler,
     DiscountQuotaReserved: withFinalPricing(sagaHandler),
     DiscountQuotaSkipped: withFinalPricing(sagaHandler),
     DiscountQuotaRejected: withFinalPricing(sagaHandler),

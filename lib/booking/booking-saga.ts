@@ -10,6 +10,8 @@ export interface SagaState {
   compensating: boolean;
   quotaOutcome: 'reserved' | 'skipped' | 'rejected' | null;
   quotaReleased: boolean;
+  slotOutcome: 'reserved' | 'skipped' | 'rejected' | null;
+  slotReleased: boolean;
   reference: string;
   patient: { name: string; email: string };
   finalPaise: number | null;
@@ -30,6 +32,9 @@ export interface Decision {
  */
 export const SAGA_STEP_ORDER = [
   'BookingRequested',
+  'SlotReserved',
+  'SlotSkipped',
+  'SlotRejected',
   'PricingCalculated',
   'DiscountQuotaReserved',
   'DiscountQuotaSkipped',
@@ -37,6 +42,7 @@ export const SAGA_STEP_ORDER = [
   'PaymentCompleted',
   'PaymentFailed',
   'CompensationTriggered',
+  'SlotReleased',
   'DiscountQuotaReleased',
   'BookingConfirmed',
   'BookingRejected',
@@ -45,9 +51,11 @@ export const SAGA_STEP_ORDER = [
 ] as const satisfies readonly EventType[];
 
 export const QUOTA_REJECTED_REASON = 'Daily discount quota reached. Please try again tomorrow.';
+export const SLOT_REJECTED_REASON = 'That time is no longer available. Please choose another.';
 export const DEADLINE_REASON = 'The booking could not be completed in time. Any payment taken is refunded.';
 
 export type SagaInput =
+  | Event<'SlotReserved' | 'SlotSkipped' | 'SlotRejected' | 'SlotReleased'>
   | Event<
       'DiscountQuotaReserved' | 'DiscountQuotaSkipped' | 'DiscountQuotaRejected' | 'DiscountQuotaReleased'
     >
@@ -58,6 +66,19 @@ export function decide(current: SagaState, input: SagaInput): Decision {
   const state = { ...current };
   const pending = state.status === 'PENDING';
   switch (input.type) {
+    case 'SlotReserved':
+    case 'SlotSkipped':
+      state.slotOutcome ??= input.type === 'SlotReserved' ? 'reserved' : 'skipped';
+      return settleCompensation(state);
+    case 'SlotRejected':
+      state.slotOutcome ??= 'rejected';
+      if (!pending || state.compensating) return settleCompensation(state);
+      state.status = 'REJECTED';
+      state.reason = input.data.reason;
+      return { state, emit: [{ type: 'BookingRejected', data: { reason: input.data.reason } }] };
+    case 'SlotReleased':
+      state.slotReleased = true;
+      return settleCompensation(state);
     case 'DiscountQuotaReserved':
     case 'DiscountQuotaSkipped':
       state.quotaOutcome ??= input.type === 'DiscountQuotaReserved' ? 'reserved' : 'skipped';
@@ -112,13 +133,16 @@ export function decide(current: SagaState, input: SagaInput): Decision {
   }
 }
 
-/** A compensating booking fails once nothing it reserved is still held. */
+/** Nothing held by a step: it took nothing, or what it took was given back. */
+function freed(outcome: SagaState['quotaOutcome'], released: boolean): boolean {
+  return outcome === 'skipped' || outcome === 'rejected' || (outcome === 'reserved' && released);
+}
+
+/** A compensating booking fails once nothing it reserved (its place, its discount) is still held. */
 function settleCompensation(state: SagaState): Decision {
   if (state.status !== 'PENDING' || !state.compensating) return { state, emit: [] };
   const nothingHeld =
-    state.quotaOutcome === 'skipped' ||
-    state.quotaOutcome === 'rejected' ||
-    (state.quotaOutcome === 'reserved' && state.quotaReleased);
+    freed(state.slotOutcome, state.slotReleased) && freed(state.quotaOutcome, state.quotaReleased);
   if (!nothingHeld) return { state, emit: [] };
   state.status = 'FAILED';
   state.reason ??= 'The booking failed.';

@@ -33,6 +33,10 @@ export function bookingInput(clock: Clock) {
       email: z.email('a valid email address').max(254),
     }),
     serviceIds: z.array(z.uuid('a service id')).min(1, 'at least one service').max(20),
+    slotStart: z.iso
+      .datetime({ offset: true, error: 'a slot start as an ISO time with its offset' })
+      .nullable()
+      .optional(),
   });
 }
 
@@ -55,6 +59,7 @@ export function bookingsApi(deps: BookingDeps): Router {
         userId: currentUser(req).id,
         patient: body.patient,
         serviceIds: body.serviceIds,
+        slotStart: body.slotStart,
         idempotencyKey: key,
       },
       { clock: deps.clock, deadlineMs: deps.deadlineMs },

@@ -11,11 +11,13 @@ import { Client } from './http.js';
 import { waitFor } from './wait.js';
 
 export const QUOTA_REACHED = 'Daily discount quota reached. Please try again tomorrow.';
+export const SLOT_TAKEN = 'That time is no longer available. Please choose another.';
 
-/** Each flow of SPEC section 4 as the booking's timeline shows it. */
+/** Each flow of SPEC section 4 as a walk-in booking's timeline shows it (no slot: SlotSkipped). */
 export const FLOWS = {
   discounted: [
     'BookingRequested',
+    'SlotSkipped',
     'PricingCalculated',
     'DiscountQuotaReserved',
     'PaymentCompleted',
@@ -23,14 +25,22 @@ export const FLOWS = {
   ],
   undiscounted: [
     'BookingRequested',
+    'SlotSkipped',
     'PricingCalculated',
     'DiscountQuotaSkipped',
     'PaymentCompleted',
     'BookingConfirmed',
   ],
-  quotaExhausted: ['BookingRequested', 'PricingCalculated', 'DiscountQuotaRejected', 'BookingRejected'],
+  quotaExhausted: [
+    'BookingRequested',
+    'SlotSkipped',
+    'PricingCalculated',
+    'DiscountQuotaRejected',
+    'BookingRejected',
+  ],
   paymentFailedReleased: [
     'BookingRequested',
+    'SlotSkipped',
     'PricingCalculated',
     'DiscountQuotaReserved',
     'PaymentFailed',
@@ -40,6 +50,7 @@ export const FLOWS = {
   ],
   paymentFailedNothingHeld: [
     'BookingRequested',
+    'SlotSkipped',
     'PricingCalculated',
     'DiscountQuotaSkipped',
     'PaymentFailed',
