@@ -9,18 +9,26 @@ export interface VersionedSchedule {
   updatedBy: string | null;
 }
 
+/** The advisory lock between reservations (shared) and schedule changes (exclusive). */
+const SCHEDULE_LOCK = 73_110_001;
+
 /**
- * The schedule as committed. `lock: 'share'` is what a reservation takes: an admin's change waits for
- * the reservations in flight, and every reservation after it sees the new capacity.
+ * The schedule as committed. A reservation reads it under a shared lock and a change under the
+ * exclusive one, so a change waits for the reservations in flight and every later reservation sees
+ * it. An advisory lock, not FOR SHARE: its queue is fair, so a stream of reservations cannot hold a
+ * change off (a row's share lock lets new sharers past a waiting writer).
  */
 export async function readSchedule(
   db: Db | Trx,
-  lock: 'share' | 'update' | null = null,
+  lock: 'shared' | 'exclusive' | null = null,
 ): Promise<VersionedSchedule> {
-  let query = db.selectFrom('scheduling.schedule').selectAll().where('id', '=', 1);
-  if (lock === 'share') query = query.forShare();
-  if (lock === 'update') query = query.forUpdate();
-  const row = await query.executeTakeFirstOrThrow();
+  if (lock === 'shared') await sql`SELECT pg_advisory_xact_lock_shared(${SCHEDULE_LOCK})`.execute(db);
+  if (lock === 'exclusive') await sql`SELECT pg_advisory_xact_lock(${SCHEDULE_LOCK})`.execute(db);
+  const row = await db
+    .selectFrom('scheduling.schedule')
+    .selectAll()
+    .where('id', '=', 1)
+    .executeTakeFirstOrThrow();
   return {
     schedule: scheduleSchema.parse({
       slotMinutes: row.slot_minutes,

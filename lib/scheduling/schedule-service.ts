@@ -27,7 +27,7 @@ export async function getSchedule(db: Db): Promise<ScheduleView> {
 
 /**
  * Saves an admin's change, records who made it (before/after) and emits `ScheduleChanged` in one
- * transaction. Its row lock waits for the reservations in flight; every later one sees the change.
+ * transaction. It waits for the reservations in flight (see readSchedule); every later one sees it.
  * Places already held stay: the answer says how many upcoming ones the change leaves over capacity or
  * on a closed day, so the clinic can call those patients.
  */
@@ -38,7 +38,7 @@ export async function updateSchedule(
   change: ScheduleChange,
 ): Promise<{ schedule: ScheduleView; notices: string[] }> {
   const notices = await db.transaction().execute(async (trx) => {
-    const current = await readSchedule(trx, 'update');
+    const current = await readSchedule(trx, 'exclusive');
     const parsed = scheduleSchema.safeParse(applyChange(current.schedule, change));
     if (!parsed.success) {
       const details = parsed.error.issues.map((issue) => ({

@@ -60,7 +60,7 @@ export function schedulingHandlers({ clock }: { clock: Clock }): Handlers {
         return;
       }
       const start = new Date(slotStart);
-      const { schedule, version } = await readSchedule(trx, 'share');
+      const { schedule, version } = await readSchedule(trx, 'shared');
       // The web checked the slot; since then the day may have closed or the slot begun.
       const slot = slotStartingAt(schedule, start);
       const held =
