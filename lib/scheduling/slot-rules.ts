@@ -69,7 +69,7 @@ export const scheduleChangeSchema = z
   .object({
     slotMinutes: scheduleFields.shape.slotMinutes,
     capacity: scheduleFields.shape.capacity,
-    hours: scheduleFields.shape.hours.partial(),
+    hours: scheduleFields.shape.hours.partial().strict(),
     closedDates: scheduleFields.shape.closedDates,
   })
   .partial()
