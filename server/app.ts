@@ -13,6 +13,7 @@ import { sessionMiddleware } from './auth/session.js';
 import { requestContext } from './middleware/context.js';
 import { errorHandler, notFound } from './middleware/errors.js';
 import { adminApi } from './routes/admin.js';
+import { scheduleAdminApi } from './routes/admin-schedule.js';
 import { authApi } from './routes/auth.js';
 import { bookingsApi } from './routes/bookings.js';
 import { healthRoutes } from './routes/health.js';
@@ -94,6 +95,7 @@ export function createApp(deps: AppDeps): Express {
   app.use('/api', slotsApi({ db, clock }));
   app.use('/api', bookingsApi({ db, clock, deadlineMs: config.SAGA_DEADLINE_MS, published }));
   app.use('/api', adminApi({ db, clock, paymentDefaults, published }));
+  app.use('/api', scheduleAdminApi({ db, clock, published }));
   app.use(pages({ ...authDeps, issueCsrf: tokens.issue }));
 
   app.use(notFound);

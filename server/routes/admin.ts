@@ -5,12 +5,10 @@ import { getBookingView, getBookingViews } from '../../lib/booking/booking-servi
 import { listDeadLetters, replayDeadLetter } from '../../lib/bus/dead-letters.js';
 import { createService, listServices, updateService } from '../../lib/catalogue/catalogue-service.js';
 import { SERVICE_GENDERS } from '../../lib/catalogue/service-rules.js';
-import { istToday, isValidIsoDate, type Clock } from '../../lib/clock.js';
+import type { Clock } from '../../lib/clock.js';
 import type { Db } from '../../lib/db/database.js';
 import { NotFoundError } from '../../lib/errors.js';
 import { quotaToday } from '../../lib/quota/quota-handlers.js';
-import { getSchedule, updateSchedule } from '../../lib/scheduling/schedule-service.js';
-import { scheduleChangeSchema } from '../../lib/scheduling/slot-rules.js';
 import { fillRateToday } from '../../lib/scheduling/slots-service.js';
 import { getConfig, updateConfig, type PaymentDefaults } from '../../lib/settings/settings-service.js';
 import { currentUser, requireAdmin } from '../auth/guards.js';
@@ -63,12 +61,6 @@ const auditFilter = z.object({
   limit: z.coerce.number().int().min(1).max(1000).optional(),
 });
 const id = z.uuid();
-const appointmentsQuery = z.object({
-  date: z
-    .string()
-    .refine(isValidIsoDate, 'a real date as YYYY-MM-DD')
-    .refine((date) => date >= '2000-01-01' && date <= '2999-12-31', 'a date between 2000 and 2999'),
-});
 
 export function adminApi(deps: AdminDeps): Router {
   const router = Router();
@@ -83,22 +75,6 @@ export function adminApi(deps: AdminDeps): Router {
     const config = await updateConfig(deps.db, currentUser(req).email, change, deps.paymentDefaults);
     deps.published();
     res.json(config);
-  });
-
-  router.get('/admin/schedule', async (_req, res) => {
-    res.json(await getSchedule(deps.db));
-  });
-
-  router.put('/admin/schedule', async (req, res) => {
-    const change = parse(scheduleChangeSchema, req.body);
-    const { schedule, notices } = await updateSchedule(deps.db, deps.clock, currentUser(req).email, change);
-    deps.published();
-    res.json({ ...schedule, notices });
-  });
-
-  router.get('/admin/appointments', async (req, res) => {
-    const { date } = parse(appointmentsQuery, { date: istToday(deps.clock), ...req.query });
-    res.json({ date, appointments: await getBookingViews(deps.db, { appointmentDate: date }) });
   });
 
   router.get('/admin/stats', async (_req, res) => {
