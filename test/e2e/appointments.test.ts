@@ -290,6 +290,8 @@ describe('appointments end to end (the Procfile processes)', function () {
       for (const hold of holds) expect(hold.held_after ?? 0).to.be.at.most(hold.capacity ?? 0);
       for (const hold of taken.filter((h) => h.schedule_version === schedule.version + 1))
         expect(hold.held_after).to.equal(1);
+      // The change came after the first place was taken: that one stays, under the old capacity.
+      expect(taken.some((hold) => hold.schedule_version === schedule.version)).to.equal(true);
       expect(taken.length).to.be.within(1, 3);
       expect(await held(slot)).to.equal(taken.length);
       expect(seen.filter((b) => b.status === 'CONFIRMED')).to.have.length(taken.length);

@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import fc from 'fast-check';
+import { addDays } from '../../lib/clock.js';
 import {
   DEFAULT_SCHEDULE,
   applyChange,
@@ -18,6 +20,7 @@ import {
   type Schedule,
 } from '../../lib/scheduling/slot-rules.js';
 
+const DEFAULT_SCHEDULE_DAYS = Object.keys(DEFAULT_SCHEDULE.hours);
 const schedule = (overrides: Partial<Schedule> = {}): Schedule => ({ ...DEFAULT_SCHEDULE, ...overrides });
 const times = (slots: { time: string }[]) => slots.map((slot) => slot.time);
 const dates = (slots: { date: string }[]) => [...new Set(slots.map((slot) => slot.date))];
@@ -112,6 +115,60 @@ describe('slot rules', () => {
       expect(slotStartingAt(DEFAULT_SCHEDULE, new Date('2026-03-02T09:37:00+05:30'))).to.equal(null);
       expect(slotStartingAt(DEFAULT_SCHEDULE, new Date('2026-03-02T18:00:00+05:30'))).to.equal(null);
       expect(slotStartingAt(DEFAULT_SCHEDULE, new Date('2026-03-01T09:00:00+05:30'))).to.equal(null);
+    });
+  });
+
+  describe('any schedule an admin may set', () => {
+    const time = (minutes: number) =>
+      `${String(Math.floor(minutes / 60)).padStart(2, '0')}:${String(minutes % 60).padStart(2, '0')}`;
+    // Opening hours that fit at least one slot of `steps` five-minute steps, on five-minute marks.
+    const hoursOf = (steps: number) =>
+      fc
+        .integer({ min: 0, max: 287 - steps })
+        .chain((opens) =>
+          fc
+            .integer({ min: opens + steps, max: 287 })
+            .map((closes) => ({ opens: time(opens * 5), closes: time(closes * 5) })),
+        );
+    const schedules = fc.integer({ min: 1, max: 24 }).chain((steps) =>
+      fc.record({
+        slotMinutes: fc.constant(steps * 5),
+        capacity: fc.integer({ min: 1, max: 100 }),
+        hours: fc.record(
+          Object.fromEntries(
+            DEFAULT_SCHEDULE_DAYS.map((day) => [day, fc.option(hoursOf(steps), { nil: null })]),
+          ),
+        ) as fc.Arbitrary<Schedule['hours']>,
+        closedDates: fc.uniqueArray(
+          fc.integer({ min: 0, max: 40 }).map((n) => addDays('2026-12-20', n)),
+          {
+            maxLength: 5,
+          },
+        ),
+      }),
+    );
+
+    it('gives slots inside opening hours, in order, one length long, each found again by its start', () => {
+      fc.assert(
+        fc.property(schedules, fc.integer({ min: 0, max: 20 }), (input, offset) => {
+          const generated = scheduleSchema.parse(input);
+          const from = addDays('2026-12-20', offset);
+          const slots = slotsBetween(generated, from, 7);
+          for (const [i, slot] of slots.entries()) {
+            const hours = generated.hours[weekdayOf(slot.date)];
+            expect(hours).to.not.equal(null);
+            expect(generated.closedDates).not.to.include(slot.date);
+            expect(slot.time >= hours!.opens).to.equal(true);
+            expect(formatIst(slot.end).slice(11, 16) <= hours!.closes).to.equal(true);
+            expect(istParts(slot.start)).to.deep.equal({ date: slot.date, time: slot.time });
+            expect(slot.end.getTime() - slot.start.getTime()).to.equal(generated.slotMinutes * 60_000);
+            if (i % 25 === 0)
+              expect(slotStartingAt(generated, slot.start)?.start.getTime()).to.equal(slot.start.getTime());
+            if (i > 0) expect(slot.start.getTime()).to.be.at.least(slots[i - 1]!.end.getTime());
+          }
+        }),
+        { numRuns: 100 },
+      );
     });
   });
 
