@@ -12,6 +12,9 @@ export interface SagaState {
   quotaReleased: boolean;
   slotOutcome: 'reserved' | 'skipped' | 'rejected' | null;
   slotReleased: boolean;
+  /** What the booking heard of its payment (a late one included), and whether a refund was confirmed. */
+  paymentOutcome: 'completed' | 'failed' | null;
+  refunded: boolean;
   reference: string;
   patient: { name: string; email: string };
   finalPaise: number | null;
@@ -59,7 +62,7 @@ export type SagaInput =
   | Event<
       'DiscountQuotaReserved' | 'DiscountQuotaSkipped' | 'DiscountQuotaRejected' | 'DiscountQuotaReleased'
     >
-  | Event<'PaymentCompleted' | 'PaymentFailed'>
+  | Event<'PaymentCompleted' | 'PaymentFailed' | 'PaymentRefunded'>
   | { type: 'DeadlinePassed' };
 
 export function decide(current: SagaState, input: SagaInput): Decision {
@@ -96,6 +99,7 @@ export function decide(current: SagaState, input: SagaInput): Decision {
       state.quotaReleased = true;
       return settleCompensation(state);
     case 'PaymentCompleted':
+      state.paymentOutcome ??= 'completed';
       // A payment for a booking already failing is refunded by the payment participant.
       if (!pending || state.compensating) return { state, emit: [] };
       state.status = 'CONFIRMED';
@@ -108,7 +112,11 @@ export function decide(current: SagaState, input: SagaInput): Decision {
           },
         ],
       };
+    case 'PaymentRefunded':
+      state.refunded = true;
+      return { state, emit: [] };
     case 'PaymentFailed': {
+      state.paymentOutcome ??= 'failed';
       if (!pending || state.compensating) return { state, emit: [] };
       state.compensating = true;
       state.reason = `Payment failed: ${input.data.reason}`;
@@ -147,4 +155,38 @@ function settleCompensation(state: SagaState): Decision {
   state.status = 'FAILED';
   state.reason ??= 'The booking failed.';
   return { state, emit: [{ type: 'BookingFailed', data: { reason: state.reason } }] };
+}
+
+/**
+ * What a saga still waits on, from the booking's own record, for a re-drive when it never comes (Redis
+ * lost the event that would bring it): the saga's own event to publish again, and whether something is
+ * known to be owed (`owed`) or only not confirmed (the participant may have had nothing to do).
+ * A new step of the saga fits here as one more case.
+ */
+export type Awaited = {
+  event: 'BookingRequested' | 'CompensationTriggered' | 'BookingConfirmed' | 'BookingRejected';
+  owed: boolean;
+};
+
+export function awaitedStep(state: SagaState): Awaited | null {
+  const slotHeld = state.slotOutcome === 'reserved' && !state.slotReleased;
+  if (state.compensating) {
+    const quotaHeld = state.quotaOutcome === 'reserved' && !state.quotaReleased;
+    const moneyHeld = state.paymentOutcome === 'completed' && !state.refunded;
+    if (quotaHeld || moneyHeld || slotHeld) return { event: 'CompensationTriggered', owed: true };
+    // Not heard from: a place, a reservation or a charge may exist that the booking never learnt of.
+    const slotUnknown = state.slotOutcome === null;
+    const quotaUnknown = state.quotaOutcome === null && state.slotOutcome !== 'rejected';
+    const paymentUnknown =
+      state.paymentOutcome === null && state.quotaOutcome !== 'rejected' && state.slotOutcome !== 'rejected';
+    return slotUnknown || quotaUnknown || paymentUnknown
+      ? { event: 'CompensationTriggered', owed: false }
+      : null;
+  }
+  // Rejected by the quota after its place was taken: the rejection is what gives the place back.
+  if (state.status === 'REJECTED' && slotHeld) return { event: 'BookingRejected', owed: true };
+  if (state.status === 'PENDING') return { event: 'BookingRequested', owed: true };
+  // The confirmation's own record is not the booking's to see: ask once more in case it was lost.
+  if (state.status === 'CONFIRMED') return { event: 'BookingConfirmed', owed: false };
+  return null;
 }

@@ -74,3 +74,19 @@ export async function replayDeadLetter(db: Db, id: number): Promise<void> {
       .execute();
   });
 }
+
+/** Replayed dead letters are kept this long; unreplayed ones (an admin has yet to look) are kept. */
+const KEEP_REPLAYED_MS = 30 * 24 * 3600_000;
+/** At most this many unreplayed dead letters: past it the oldest go (the log has each one's line). */
+const MAX_DEAD_LETTERS = 10_000;
+
+export async function capDeadLetters(db: Db): Promise<void> {
+  await db
+    .deleteFrom('bus.dead_letters')
+    .where('replayed_at', '<', new Date(Date.now() - KEEP_REPLAYED_MS))
+    .execute();
+  await sql`
+    DELETE FROM bus.dead_letters WHERE id IN (
+      SELECT id FROM bus.dead_letters WHERE replayed_at IS NULL ORDER BY id DESC OFFSET ${MAX_DEAD_LETTERS}
+    )`.execute(db);
+}

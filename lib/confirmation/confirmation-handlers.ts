@@ -1,10 +1,20 @@
 import nodemailer from 'nodemailer';
-import type { Handlers } from '../bus/consumer.js';
+import { sql } from 'kysely';
+import { twoStep, type Handlers } from '../bus/consumer.js';
+import type { Event } from '../events/catalogue.js';
 import { logger } from '../logger.js';
 import { formatInr } from '../money.js';
 
+export interface MailMessage {
+  to: string;
+  subject: string;
+  text: string;
+  /** Stable per booking: a resent message is the same message to the mail server and the patient's client. */
+  messageId: string;
+}
+
 export interface Mailer {
-  send(message: { to: string; subject: string; text: string }): Promise<void>;
+  send(message: MailMessage): Promise<void>;
 }
 
 /** Email over SMTP when SMTP_URL is set; otherwise the message is written to the log. */
@@ -21,7 +31,12 @@ export function createMailer(
       close: () => {},
     };
   }
-  const transport = nodemailer.createTransport(smtpUrl);
+  // Short timeouts: a mail server that does not answer is "down" (retried), not a hung handler.
+  const transport = nodemailer.createTransport(smtpUrl, {
+    connectionTimeout: 5_000,
+    greetingTimeout: 5_000,
+    socketTimeout: 10_000,
+  });
   return {
     channel: 'email',
     mailer: { send: async (message) => void (await transport.sendMail({ from, ...message })) },
@@ -29,9 +44,27 @@ export function createMailer(
   };
 }
 
+export function confirmationMessage(event: Event<'BookingConfirmed'>): MailMessage {
+  const { reference, finalPaise, patient } = event.data;
+  return {
+    to: patient.email,
+    subject: `Booking ${reference} confirmed`,
+    text: [
+      `Dear ${patient.name},`,
+      '',
+      `Your booking ${reference} is confirmed. Amount paid: ${formatInr(finalPaise)}.`,
+      'Please quote this reference at the clinic reception.',
+    ].join('\n'),
+    messageId: `<confirmation-${event.bookingId}@clinic.example>`,
+  };
+}
+
 /**
- * Confirmation: one message per confirmed booking. The row is written first; if sending fails the
- * transaction rolls back and the event is retried, so a message is sent once per commit.
+ * Confirmation: one message per confirmed booking, sent outside any transaction. The intent is
+ * recorded (`sending`), the mail server called, then `sent` committed with the inbox row. A mail server
+ * that is down fails the handler transiently: it is retried while the outage lasts, never dead-lettered.
+ * A crash after the server accepted the message and before `sent` committed sends it again, with the
+ * same Message-ID (at least once, in that window only).
  */
 export function confirmationHandlers({
   mailer,
@@ -41,26 +74,42 @@ export function confirmationHandlers({
   channel: 'email' | 'log';
 }): Handlers {
   return {
-    BookingConfirmed: async (event, { trx }) => {
-      const { reference, finalPaise, patient } = event.data;
-      const inserted = await trx
-        .insertInto('confirmation.confirmations')
-        .values({ booking_id: event.bookingId as string, channel, recipient: patient.email })
-        .onConflict((conflict) => conflict.doNothing())
-        .returning('booking_id')
-        .executeTakeFirst();
-      if (!inserted) return;
-      await mailer.send({
-        to: patient.email,
-        subject: `Booking ${reference} confirmed`,
-        text: [
-          `Dear ${patient.name},`,
-          '',
-          `Your booking ${reference} is confirmed. Amount paid: ${formatInr(finalPaise)}.`,
-          'Please quote this reference at the clinic reception.',
-        ].join('\n'),
-      });
-      logger.info('confirmation sent', { channel, reference });
-    },
+    BookingConfirmed: twoStep<'BookingConfirmed', boolean>(
+      async (event, db) => {
+        const bookingId = event.bookingId as string;
+        const message = confirmationMessage(event);
+        const intent = await db
+          .insertInto('confirmation.confirmations')
+          .values({
+            booking_id: bookingId,
+            channel,
+            recipient: message.to,
+            status: 'sending',
+            message_id: message.messageId,
+          })
+          .onConflict((conflict) =>
+            conflict
+              .column('booking_id')
+              .doUpdateSet({ attempts: sql<number>`confirmation.confirmations.attempts + 1` })
+              .where('confirmation.confirmations.status', '=', 'sending'),
+          )
+          .returning('attempts')
+          .executeTakeFirst();
+        // No row returned: the conflict's row is `sent` already.
+        if (!intent) return false;
+        if (intent.attempts > 1) logger.warn('confirmation send retried', { attempts: intent.attempts });
+        await mailer.send(message);
+        return true;
+      },
+      async (event, { trx }, sentNow) => {
+        if (!sentNow) return;
+        await trx
+          .updateTable('confirmation.confirmations')
+          .set({ status: 'sent', sent_at: sql<Date>`now()` })
+          .where('booking_id', '=', event.bookingId as string)
+          .execute();
+        logger.info('confirmation sent', { channel, reference: event.data.reference });
+      },
+    ),
   };
 }

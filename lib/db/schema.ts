@@ -73,6 +73,11 @@ export interface BookingsTable {
   created_at: CreatedAt;
   updated_at: UpdatedAt;
   finished_at: Date | null;
+  payment_outcome: 'completed' | 'failed' | null;
+  refunded: Generated<boolean>;
+  /** Re-drives done so far, and when the next is due (null: nothing is awaited). */
+  redrives: Generated<number>;
+  redrive_at: Date | null;
 }
 
 export interface BookingServicesTable {
@@ -135,7 +140,21 @@ export interface ConfirmationsTable {
   booking_id: string;
   channel: 'email' | 'log';
   recipient: string;
-  sent_at: CreatedAt;
+  sent_at: UpdatedAt;
+  status: Generated<'sending' | 'sent'>;
+  attempts: Generated<number>;
+  message_id: string | null;
+}
+
+export interface GatewayChargesTable {
+  idempotency_key: string;
+  amount_paise: number;
+  status: 'succeeded' | 'declined' | 'cancelled' | 'refunded';
+  reference: string;
+  decline_reason: string | null;
+  refund_reference: string | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
 }
 
 export interface ScheduleTable {
@@ -184,6 +203,8 @@ export interface OutboxTable {
   payload: Json<unknown>;
   created_at: CreatedAt;
   published_at: Date | null;
+  causation_id: string | null;
+  producer: string | null;
 }
 
 export interface InboxTable {
@@ -223,6 +244,7 @@ export interface Database {
   'scheduling.schedule': ScheduleTable;
   'scheduling.slots': SlotsTable;
   'scheduling.holds': HoldsTable;
+  'gateway.charges': GatewayChargesTable;
   'audit.entries': AuditEntriesTable;
   'bus.outbox': OutboxTable;
   'bus.inbox': InboxTable;

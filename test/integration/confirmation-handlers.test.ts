@@ -4,6 +4,7 @@ import { expect } from 'chai';
 import { SMTPServer } from 'smtp-server';
 import { confirmationHandlers, createMailer } from '../../lib/confirmation/confirmation-handlers.js';
 import { createDb, type Db } from '../../lib/db/database.js';
+import { isTransient } from '../../lib/transient-errors.js';
 import { handle, sagaEvent } from '../support/handlers.js';
 
 interface Received {
@@ -77,19 +78,33 @@ describe('confirmation participant', () => {
     expect(rows[0]).to.include({ channel: 'email', recipient: email });
   });
 
-  it('rolls back when the mail server refuses, so the event is retried', async () => {
-    const handlers = confirmationHandlers(
-      createMailer('smtp://127.0.0.1:1', 'Clinic <no-reply@clinic.example>'),
-    );
+  it('a mail server that is down fails transiently; once it is back the message goes out once', async () => {
+    const down = createMailer('smtp://127.0.0.1:1', 'Clinic <no-reply@clinic.example>');
+    const up = createMailer(smtp.url, 'Clinic <no-reply@clinic.example>');
+    let mailer = down.mailer;
+    const handlers = confirmationHandlers({
+      channel: 'email',
+      mailer: { send: (message) => mailer.send(message) },
+    });
     const bookingId = randomUUID();
-    let failed = false;
-    await handle(db, handlers, confirmed(bookingId, 'nobody@example.com')).catch(() => (failed = true));
-    expect(failed).to.equal(true);
-    const rows = await db
-      .selectFrom('confirmation.confirmations')
-      .selectAll()
-      .where('booking_id', '=', bookingId)
-      .execute();
-    expect(rows).to.have.length(0);
+    const email = `ravi-${randomUUID().slice(0, 6)}@example.com`;
+    const event = confirmed(bookingId, email);
+    const failure = await handle(db, handlers, event).then(
+      () => null,
+      (error: unknown) => error,
+    );
+    expect(isTransient(failure), String(failure)).to.equal(true);
+    const row = () =>
+      db.selectFrom('confirmation.confirmations').selectAll().where('booking_id', '=', bookingId).execute();
+    expect((await row()).map((r) => r.status)).to.deep.equal(['sending']);
+
+    mailer = up.mailer;
+    await handle(db, handlers, event);
+    await handle(db, handlers, event); // redelivered after the commit: nothing sent again
+    up.close();
+    const mine = smtp.received.filter((message) => message.to.includes(email));
+    expect(mine).to.have.length(1);
+    expect(mine[0]?.body).to.contain(`confirmation-${bookingId}@clinic.example`);
+    expect((await row()).map((r) => r.status)).to.deep.equal(['sent']);
   });
 });

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { sql } from 'kysely';
+import type { Handler } from '../../lib/bus/consumer.js';
 import { addDays, manualClock } from '../../lib/clock.js';
 import { createDb, type Db } from '../../lib/db/database.js';
 import type { Event } from '../../lib/events/catalogue.js';
@@ -188,10 +189,8 @@ describe('scheduling participant', () => {
       let finish!: () => void;
       const inFlight = db.transaction().execute(async (trx) => {
         const bookingId = randomUUID();
-        await handlers.BookingRequested!(requested(start, bookingId), {
-          trx,
-          emit: (type) => ({ type }) as never,
-        });
+        const reserve = handlers.BookingRequested as Handler<'BookingRequested'>;
+        await reserve(requested(start, bookingId), { trx, emit: (type: string) => ({ type }) as never });
         await new Promise<void>((resolve) => (finish = resolve));
       });
       await waitFor(() => finish !== undefined, { message: 'the first reservation to take its place' });

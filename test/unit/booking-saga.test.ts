@@ -69,6 +69,8 @@ function pending(overrides: Partial<SagaState> = {}): SagaState {
     quotaReleased: false,
     slotOutcome: 'skipped',
     slotReleased: false,
+    paymentOutcome: null,
+    refunded: false,
     reference: 'MC-7K2Q-9XD4',
     patient: { name: 'Meera Iyer', email: 'meera@example.com' },
     finalPaise: null,
