@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import {
+  awaitedStep,
   DEADLINE_REASON,
   QUOTA_REJECTED_REASON,
   SLOT_REJECTED_REASON,
@@ -206,6 +207,37 @@ describe('booking saga state machine', () => {
       const { state, types } = run(['slotReserved', 'rejected', 'slotReleased'], noSlotYet());
       expect(state).to.include({ status: 'REJECTED', reason: QUOTA_REJECTED_REASON, slotReleased: true });
       expect(types).to.deep.equal(['BookingRejected']);
+    });
+  });
+
+  describe('what a stalled saga is re-driven for', () => {
+    it('owes the compensation while a place is held, and a rejection that still holds one', () => {
+      const declined = run(
+        ['slotReserved', 'reserved', 'declined', 'released'],
+        pending({ slotOutcome: null }),
+      );
+      expect(declined.state.status).to.equal('PENDING');
+      expect(awaitedStep(declined.state)).to.deep.equal({ event: 'CompensationTriggered', owed: true });
+      expect(awaitedStep(run(['slotReleased'], declined.state).state)).to.equal(null);
+
+      const deadline = run(['slotReserved', 'deadline'], pending({ slotOutcome: null }));
+      expect(awaitedStep(deadline.state)).to.deep.equal({ event: 'CompensationTriggered', owed: true });
+
+      const rejected = run(['slotReserved', 'rejected'], pending({ slotOutcome: null }));
+      expect(awaitedStep(rejected.state)).to.deep.equal({ event: 'BookingRejected', owed: true });
+      expect(awaitedStep(run(['slotReleased'], rejected.state).state)).to.equal(null);
+    });
+
+    it('owes nothing to a booking whose slot was rejected', () => {
+      expect(awaitedStep(run(['slotRejected'], pending({ slotOutcome: null })).state)).to.equal(null);
+      expect(awaitedStep(run(['deadline', 'slotRejected'], pending({ slotOutcome: null })).state)).to.equal(
+        null,
+      );
+      // Failed before the slot step was heard of: a place may be held, so ask once.
+      expect(awaitedStep(run(['deadline'], pending({ slotOutcome: null })).state)).to.deep.equal({
+        event: 'CompensationTriggered',
+        owed: false,
+      });
     });
   });
 
