@@ -129,6 +129,8 @@ export class StreamConsumer {
   private readonly outage = new Set<string>();
   private resumeReader: (() => void) | null = null;
   private readonly transactions: Semaphore;
+  /** The blocking connection's client id; null until read and after it reconnects. */
+  private readerId: number | null = null;
   private readonly streams: string[];
   private readonly batchSize: number;
   private readonly blockMs: number;
@@ -150,6 +152,10 @@ export class StreamConsumer {
     this.backoffMs = (deliveries) => Math.min(backoff(deliveries), this.claimIdleMs / 2);
   }
 
+  private readonly forgetReaderId = () => {
+    this.readerId = null;
+  };
+
   get subscribedStreams(): readonly string[] {
     return this.streams;
   }
@@ -158,6 +164,7 @@ export class StreamConsumer {
   async start(): Promise<void> {
     if (this.stopping) return;
     this.running = true;
+    this.options.blockingRedis.on('close', this.forgetReaderId);
     this.starting = (async () => {
       await this.ensureGroups();
       if (!this.running) return;
@@ -178,6 +185,7 @@ export class StreamConsumer {
     this.running = false;
     this.stopping = (async () => {
       await this.starting?.catch(() => {});
+      this.options.blockingRedis.off('close', this.forgetReaderId);
       if (this.claimTimer) clearInterval(this.claimTimer);
       for (const timer of this.retryTimers) clearTimeout(timer);
       this.retryTimers.clear();
@@ -230,6 +238,10 @@ export class StreamConsumer {
       if (reading >= capacity) {
         await new Promise<void>((resolve) => (wakeReader = resolve));
         continue;
+      }
+      if (this.readerId === null) {
+        // Known before each read that may block, so that an outage can cut it short (CLIENT UNBLOCK).
+        this.readerId = await blockingRedis.client('ID').catch(() => null);
       }
       const count = Math.min(this.batchSize, capacity - reading);
       const args = ['COUNT', count, 'BLOCK', this.blockMs, 'STREAMS', ...keys, ...unread];
@@ -289,6 +301,8 @@ export class StreamConsumer {
   private settle(entry: Entry, outcome: Outcome, deliveries: number, transientAttempt = 0): void {
     const owner = ownerOf(entry);
     if (outcome === 'transient' && this.running) {
+      // A blocking read sent before the outage began would still hand this consumer new entries.
+      if (this.outage.size === 0) this.unblockReader();
       this.outage.add(owner);
       this.scheduleTransientRetry(entry, deliveries, transientAttempt + 1);
       return;
@@ -297,6 +311,12 @@ export class StreamConsumer {
     this.endOutage();
     if (outcome === 'retry' && this.running) this.scheduleRetry(entry, deliveries);
     else this.owned.delete(owner);
+  }
+
+  /** Ends a blocking read in progress as if it had timed out (it then reads nothing until the outage ends). */
+  private unblockReader(): void {
+    if (this.readerId === null) return;
+    void this.options.redis.call('CLIENT', 'UNBLOCK', this.readerId).catch(() => {});
   }
 
   private endOutage(): void {

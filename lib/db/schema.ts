@@ -98,6 +98,8 @@ export interface BookingTimelineTable {
 export interface AppliedSettingsTable {
   id: number;
   version: number;
+  /** Set by a trigger whenever the version changes. */
+  applied_at: Generated<Date>;
 }
 
 export interface PricingSettingsTable extends AppliedSettingsTable {
