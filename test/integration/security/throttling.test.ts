@@ -16,7 +16,7 @@ import {
 } from '../../support/api-helpers.js';
 import { buildPatient, buildUser, createService } from '../../support/factories.js';
 import { Client } from '../../support/http.js';
-import { OwnRedis } from '../../support/redis-server.js';
+import { RedisServer } from '../../support/redis-server.js';
 import { waitFor } from '../../support/wait.js';
 
 /** A 429 always says when to come back: a whole number of seconds within the window. */
@@ -268,17 +268,17 @@ describe('security: throttling', function () {
   });
 
   describe('with Redis down', function () {
-    let redis: OwnRedis;
+    let redis: RedisServer;
     let app: TestApp;
     before(async () => {
-      redis = await OwnRedis.start();
+      redis = await RedisServer.start();
       app = await startApiApp({ env: { REDIS_URL: redis.url } });
       // The outage below makes the client report connection errors; the answers are what is tested.
       app.redis.on('error', () => {});
     });
     after(async () => {
       await app?.close().catch(() => {});
-      await redis?.close();
+      await redis?.stop();
     });
 
     it('a limiter that cannot count refuses with 503, never lets an attempt through uncounted', async () => {
@@ -314,7 +314,7 @@ describe('security: throttling', function () {
       await client.post('/api/auth/logout');
       const token = await client.csrf();
 
-      await redis.stop();
+      await redis.kill();
       const api = await quietly(() =>
         client.agent.post('/api/auth/login').set('x-csrf-token', token).send(input),
       );
@@ -335,7 +335,7 @@ describe('security: throttling', function () {
       );
       expectError(signup, 503, 'unavailable');
 
-      await redis.resume();
+      await redis.launch();
       await waitFor(async () => (await supertest(app.app).get('/readyz')).status === 200, {
         timeoutMs: 10_000,
         message: 'the web reconnected to Redis',
