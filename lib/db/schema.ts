@@ -65,6 +65,10 @@ export interface BookingsTable {
   final_paise: number | null;
   discount_eligible: boolean | null;
   discount_applied: boolean | null;
+  slot_start: Date | null;
+  slot_end: Date | null;
+  slot_outcome: 'reserved' | 'skipped' | 'rejected' | null;
+  slot_released: Generated<boolean>;
   deadline_at: Date;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
@@ -157,6 +161,34 @@ export interface GatewayChargesTable {
   updated_at: UpdatedAt;
 }
 
+export interface ScheduleTable {
+  id: number;
+  slot_minutes: number;
+  capacity: number;
+  hours: Json<Record<string, { opens: string; closes: string } | null>>;
+  closed_dates: Json<string[]>;
+  version: number;
+  updated_at: UpdatedAt;
+  updated_by: string | null;
+}
+
+export interface SlotsTable {
+  start: Date;
+  held: number;
+}
+
+export interface HoldsTable {
+  booking_id: string;
+  slot_start: Date | null;
+  status: 'held' | 'released' | 'rejected' | 'skipped' | 'cancelled';
+  /** The schedule version and capacity the place was taken under, and the places held after it. */
+  schedule_version: number | null;
+  capacity: number | null;
+  held_after: number | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
 export interface AuditEntriesTable {
   id: Generated<number>;
   at: Date;
@@ -220,6 +252,9 @@ export interface Database {
   'payment.settings': PaymentSettingsTable;
   'payment.payments': PaymentsTable;
   'confirmation.confirmations': ConfirmationsTable;
+  'scheduling.schedule': ScheduleTable;
+  'scheduling.slots': SlotsTable;
+  'scheduling.holds': HoldsTable;
   'gateway.charges': GatewayChargesTable;
   'audit.entries': AuditEntriesTable;
   'bus.outbox': OutboxTable;

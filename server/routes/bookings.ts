@@ -6,7 +6,7 @@ import type { Db } from '../../lib/db/database.js';
 import { NotFoundError } from '../../lib/errors.js';
 import { extendContext } from '../../lib/context.js';
 import { currentUser, requirePatient, requireUser } from '../auth/guards.js';
-import { parse } from '../middleware/validate.js';
+import { parse, typedText } from '../middleware/validate.js';
 
 export interface BookingDeps {
   db: Db;
@@ -23,7 +23,7 @@ export const EARLIEST_DATE_OF_BIRTH = '1900-01-01';
 export function bookingInput(clock: Clock) {
   return z.object({
     patient: z.object({
-      name: z.string().trim().min(1, "enter the patient's full name").max(100),
+      name: typedText(100, "enter the patient's full name"),
       gender: z.enum(['female', 'male', 'other'], 'choose Female, Male or Other'),
       dateOfBirth: z
         .string()
@@ -37,6 +37,10 @@ export function bookingInput(clock: Clock) {
       email: z.email('enter an email address like name@example.com').max(254),
     }),
     serviceIds: z.array(z.uuid('a service id')).min(1, 'choose at least one service').max(20),
+    slotStart: z.iso
+      .datetime({ offset: true, error: 'choose a time from the list of slots' })
+      .nullable()
+      .optional(),
   });
 }
 
@@ -59,6 +63,7 @@ export function bookingsApi(deps: BookingDeps): Router {
         userId: currentUser(req).id,
         patient: body.patient,
         serviceIds: body.serviceIds,
+        slotStart: body.slotStart,
         idempotencyKey: key,
       },
       { clock: deps.clock, deadlineMs: deps.deadlineMs },
