@@ -50,7 +50,11 @@ export class RedisServer {
     );
     const child = spawn('redis-server', args, { stdio: 'ignore' });
     this.child = child;
+    // A test process that dies leaves no server behind.
+    const killOnExit = () => child.kill('SIGKILL');
+    process.once('exit', killOnExit);
     child.once('exit', () => {
+      process.removeListener('exit', killOnExit);
       if (this.child === child) this.child = null;
     });
     const probe = new Redis(this.url, {
