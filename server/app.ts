@@ -12,6 +12,7 @@ import { sessionMiddleware } from './auth/session.js';
 import { requestContext } from './middleware/context.js';
 import { errorHandler, notFound } from './middleware/errors.js';
 import { adminApi } from './routes/admin.js';
+import { scheduleAdminApi } from './routes/admin-schedule.js';
 import { ADMIN_NAV, adminPages } from './routes/admin-pages.js';
 import { authApi } from './routes/auth.js';
 import { bookingsApi } from './routes/bookings.js';
@@ -19,6 +20,7 @@ import { healthRoutes } from './routes/health.js';
 import { pages } from './routes/pages/index.js';
 import { quoteApi } from './routes/quote.js';
 import { servicesApi } from './routes/services.js';
+import { slotsApi } from './routes/slots.js';
 import { csrf, securityHeaders } from './security.js';
 import { viewHelpers } from './views/helpers.js';
 
@@ -100,10 +102,12 @@ export function createApp(deps: AppDeps): Express {
   const paymentDefaults = { mode: config.PAYMENT_SIMULATION_MODE, failureRate: config.PAYMENT_FAILURE_RATE };
   app.use('/api', authApi(authDeps));
   app.use('/api', servicesApi(db));
+  app.use('/api', slotsApi({ db, clock }));
   app.use('/api', bookingsApi({ db, clock, deadlineMs: config.SAGA_DEADLINE_MS, published }));
   app.use('/api', quoteApi({ db, clock }));
   const adminDeps = { db, redis, prefix: config.REDIS_PREFIX, clock, paymentDefaults, published };
   app.use('/api', adminApi(adminDeps));
+  app.use('/api', scheduleAdminApi({ db, clock, published }));
   app.use(adminPages(adminDeps));
   app.use(pages({ ...authDeps, clock, deadlineMs: config.SAGA_DEADLINE_MS, published }));
 

@@ -6,6 +6,7 @@ import type { Db } from '../db/database.js';
 import { streamNames } from '../events/catalogue.js';
 import { errorFields, logger } from '../logger.js';
 import { quotaToday } from '../quota/quota-handlers.js';
+import { fillRateToday } from '../scheduling/slots-service.js';
 import { addHistogram, quantileMs as bucketQuantile } from './stats-rules.js';
 
 /** Whole milliseconds for the dashboard. */
@@ -28,6 +29,8 @@ export interface DashboardStats {
   bookingsByStatus: Record<string, number>;
   eventsByType: Record<string, number>;
   quota: { date: string; used: number; limit: number };
+  /** Today's places held over places offered (null on a closed day). */
+  appointments: { date: string; held: number; places: number; fillRate: number | null };
   /** Sagas finished in the last hour: request to terminal status. */
   sagaLatency: { count: number; p50Ms: number | null; p95Ms: number | null };
   /** The last 60 minutes, oldest first, the current minute last. */
@@ -52,7 +55,7 @@ export async function dashboardStats(deps: {
   const lastMinute = new Date(Math.floor(now.getTime() / 60_000) * 60_000);
   const firstMinute = new Date(lastMinute.getTime() - (WINDOW_MINUTES - 1) * 60_000);
   await maintainCounters(db, now);
-  const [statusRows, typeRows, quota, minuteRows, latencyRows, outbox, letters, streamLag] =
+  const [statusRows, typeRows, quota, minuteRows, latencyRows, outbox, letters, streamLag, appointments] =
     await Promise.all([
       sql<{ key: string; count: number }>`
       SELECT status AS key, sum(count)::bigint AS count FROM stats.booking_status GROUP BY status`.execute(
@@ -78,6 +81,7 @@ export async function dashboardStats(deps: {
         .where('replayed_at', 'is', null)
         .executeTakeFirstOrThrow(),
       streamGroupLag(deps.redis, deps.prefix, streamNames),
+      fillRateToday(db, clock),
     ]);
 
   const bookingsByStatus: Record<string, number> = Object.fromEntries(STATUSES.map((status) => [status, 0]));
@@ -117,6 +121,7 @@ export async function dashboardStats(deps: {
     bookingsByStatus,
     eventsByType,
     quota,
+    appointments,
     sagaLatency: {
       count: [...hour.values()].reduce((sum, count) => sum + count, 0),
       p50Ms: quantileMs(hour, 0.5),
@@ -133,38 +138,44 @@ const MAINTAIN_EVERY_MS = 10 * 60_000;
 const KEEP_MINUTES_MS = 2 * 24 * 3600_000;
 let lastMaintained = 0;
 
-/**
- * Folds the backends' counter rows into shard 0 (rows a live transaction holds are skipped, never
- * waited on) and drops per-minute rows older than two days. One process at a time, every ten minutes.
- */
+/** foldCounters at most every ten minutes per process; a failure only waits for the next time. */
 async function maintainCounters(db: Db, now: Date): Promise<void> {
   if (now.getTime() - lastMaintained < MAINTAIN_EVERY_MS) return;
   lastMaintained = now.getTime();
   try {
-    await db.transaction().execute(async (trx) => {
-      const locked = await sql<{ locked: boolean }>`
-        SELECT pg_try_advisory_xact_lock(hashtext('stats.maintain')) AS locked`.execute(trx);
-      if (!locked.rows[0]?.locked) return;
-      for (const [table, key] of [
-        ['booking_status', 'status'],
-        ['event_types', 'type'],
-      ] as const) {
-        await sql`
-          WITH moved AS (
-            DELETE FROM ${sql.table(`stats.${table}`)} WHERE (${sql.ref(key)}, shard) IN (
-              SELECT ${sql.ref(key)}, shard FROM ${sql.table(`stats.${table}`)}
-              WHERE shard <> 0 FOR UPDATE SKIP LOCKED)
-            RETURNING ${sql.ref(key)} AS key, count)
-          INSERT INTO ${sql.table(`stats.${table}`)} (${sql.ref(key)}, shard, count)
-            SELECT key, 0, sum(count) FROM moved GROUP BY key ORDER BY key
-          ON CONFLICT (${sql.ref(key)}, shard) DO UPDATE SET count = ${sql.table(`stats.${table}`)}.count + excluded.count
-        `.execute(trx);
-      }
-      const cutoff = new Date(now.getTime() - KEEP_MINUTES_MS);
-      await sql`DELETE FROM stats.minute_bookings WHERE minute < ${cutoff}`.execute(trx);
-      await sql`DELETE FROM stats.minute_latency WHERE minute < ${cutoff}`.execute(trx);
-    });
+    await foldCounters(db, now);
   } catch (error) {
     logger.warn('stats maintenance failed; will try again later', errorFields(error));
   }
+}
+
+/**
+ * Folds the backends' counter rows into shard 0 (rows a live transaction holds are skipped, never
+ * waited on) and drops per-minute rows older than two days. One process at a time.
+ */
+export async function foldCounters(db: Db, now: Date): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    const locked = await sql<{ locked: boolean }>`
+      SELECT pg_try_advisory_xact_lock(hashtext('stats.maintain')) AS locked`.execute(trx);
+    if (!locked.rows[0]?.locked) return;
+    for (const [table, key] of [
+      ['booking_status', 'status'],
+      ['event_types', 'type'],
+    ] as const) {
+      await sql`
+        WITH moved AS (
+          DELETE FROM ${sql.table(`stats.${table}`)} WHERE (${sql.ref(key)}, shard) IN (
+            SELECT ${sql.ref(key)}, shard FROM ${sql.table(`stats.${table}`)}
+            WHERE shard <> 0 FOR UPDATE SKIP LOCKED)
+          RETURNING ${sql.ref(key)} AS key, count)
+        INSERT INTO ${sql.table(`stats.${table}`)} (${sql.ref(key)}, shard, count)
+          SELECT key, 0, sum(count) FROM moved GROUP BY key ORDER BY key
+        ON CONFLICT (${sql.ref(key)}, shard) DO UPDATE
+          SET count = ${sql.table(`stats.${table}`)}.count + excluded.count
+      `.execute(trx);
+    }
+    const cutoff = new Date(now.getTime() - KEEP_MINUTES_MS);
+    await sql`DELETE FROM stats.minute_bookings WHERE minute < ${cutoff}`.execute(trx);
+    await sql`DELETE FROM stats.minute_latency WHERE minute < ${cutoff}`.execute(trx);
+  });
 }

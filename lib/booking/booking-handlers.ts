@@ -27,6 +27,8 @@ function sagaState(booking: Booking): SagaState {
     compensating: booking.compensating,
     quotaOutcome: booking.quota_outcome,
     quotaReleased: booking.quota_released,
+    slotOutcome: booking.slot_outcome,
+    slotReleased: booking.slot_released,
     paymentOutcome: booking.payment_outcome,
     refunded: booking.refunded,
     reference: booking.reference,
@@ -77,6 +79,8 @@ async function apply(
       compensating: state.compensating,
       quota_outcome: state.quotaOutcome,
       quota_released: state.quotaReleased,
+      slot_outcome: state.slotOutcome,
+      slot_released: state.slotReleased,
       payment_outcome: state.paymentOutcome,
       refunded: state.refunded,
       reason: state.reason,
@@ -145,6 +149,10 @@ export function bookingHandlers(redrive: RedriveOptions): Handlers {
           .execute();
       }
     },
+    SlotReserved: saga,
+    SlotSkipped: saga,
+    SlotRejected: saga,
+    SlotReleased: saga,
     DiscountQuotaReserved: withFinalPricing(saga),
     DiscountQuotaSkipped: withFinalPricing(saga),
     DiscountQuotaRejected: withFinalPricing(saga),
