@@ -247,19 +247,15 @@ describe('faults: SIGTERM during start-up recovery', function () {
 
   it('exits 0 with nothing half done, and the next start finishes the rest', async () => {
     const service = await createService(env.db);
-    const key = streamKey(env.redisPrefix, 'booking');
+    const key = streamKey(env.redisPrefix, 'scheduling');
     // Entries read by this instance before it stopped, never acknowledged: its start-up recovers them.
     expect(await system.kill('pricing', 'SIGTERM')).to.include({ code: 0 });
     const pipeline = redis.pipeline();
     for (let i = 0; i < PENDING; i++) {
+      const { gender, dateOfBirth } = buildPatient();
       const event = createEvent(
-        'BookingRequested',
-        {
-          reference: 'MC-0000-0000',
-          userId: randomUUID(),
-          patient: buildPatient(),
-          serviceIds: [service.id],
-        },
+        'SlotSkipped',
+        { request: { serviceIds: [service.id], patient: { gender, dateOfBirth } } },
         { bookingId: randomUUID(), correlationId: randomUUID(), causationId: null },
       );
       pipeline.xadd(key, '*', ...entryFields(event));
