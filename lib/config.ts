@@ -51,7 +51,7 @@ const schema = z.object({
   SHUTDOWN_TIMEOUT_MS: int(25_000, 100),
   // Reliability: the connection budget, timeouts, re-drive of lost work, retention.
   DATABASE_CONNECTION_BUDGET: int(90, 2),
-  DATABASE_PROCESSES: int(13, 1),
+  DATABASE_PROCESSES: int(15, 1),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).optional(),
   DATABASE_STATEMENT_TIMEOUT_MS: int(15_000, 100),
   SAGA_REDRIVE_AFTER_MS: int(30_000, 100),

@@ -16,7 +16,7 @@ import { buildPatient, buildUser, createService } from '../support/factories.js'
 import { Client } from '../support/http.js';
 import { isolatedEnvironment } from '../support/isolated-env.js';
 import { RedisServer } from '../support/redis-server.js';
-import { SagaSystem } from '../support/system.js';
+import { SagaSystem, workerNames } from '../support/system.js';
 
 export interface ChaosOptions {
   bookings: number;
@@ -147,7 +147,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         BUS_CLAIM_IDLE_MS: '5000',
         SAGA_REDRIVE_AFTER_MS: '5000',
         SAGA_SWEEP_INTERVAL_MS: '500',
-        DATABASE_PROCESSES: '13',
+        // The web and two instances of every worker share the connection budget.
+        DATABASE_PROCESSES: String(workerNames().length * 2 + 1),
       },
     });
     const sys = system;
@@ -347,7 +348,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     checks.push({
       name: 'every process exits 0 on SIGTERM',
       ok: !stopProblem,
-      detail: stopProblem ?? 'all 13',
+      detail: stopProblem ?? `all ${sys.names().length}`,
     });
 
     const byStatus = await countBy(

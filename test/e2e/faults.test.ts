@@ -38,6 +38,8 @@ describe('faults: the Procfile processes when parts fail', function () {
     const target = new URL(env.databaseUrl);
     proxy = await TcpProxy.start({ host: target.hostname, port: Number(target.port || 5432) });
     system = await SagaSystem.start({
+      // Eight processes starting at once on a busy machine take their time.
+      readyTimeoutMs: 90_000,
       env: {
         DATABASE_URL: proxy.url(env.databaseUrl),
         REDIS_PREFIX: env.redisPrefix,
@@ -227,10 +229,12 @@ describe('faults: SIGTERM during start-up recovery', function () {
   let redis: Redis;
   const PENDING = 2_000;
 
-  before(async () => {
+  before(async function () {
+    this.timeout(120_000);
     env = await isolatedEnvironment();
     redis = new Redis(process.env.REDIS_URL as string);
     system = await SagaSystem.start({
+      readyTimeoutMs: 90_000,
       processes: ['pricing'],
       env: { DATABASE_URL: env.databaseUrl, REDIS_PREFIX: env.redisPrefix },
     });
