@@ -13,6 +13,10 @@ const STATUS_WORDS = {
 
 const EVENT_LABELS = {
   BookingRequested: 'Booking requested',
+  SlotReserved: 'Time slot reserved',
+  SlotSkipped: 'No time slot needed',
+  SlotRejected: 'Time slot no longer available',
+  SlotReleased: 'Time slot released',
   PricingCalculated: 'Price calculated',
   DiscountQuotaReserved: 'Discount reserved',
   DiscountQuotaSkipped: 'No discount applies',

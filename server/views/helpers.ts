@@ -15,6 +15,10 @@ const STATUS_WORDS: Record<string, string> = {
 
 const EVENT_LABELS: Record<string, string> = {
   BookingRequested: 'Booking requested',
+  SlotReserved: 'Time slot reserved',
+  SlotSkipped: 'No time slot needed',
+  SlotRejected: 'Time slot no longer available',
+  SlotReleased: 'Time slot released',
   PricingCalculated: 'Price calculated',
   DiscountQuotaReserved: 'Discount reserved',
   DiscountQuotaSkipped: 'No discount applies',
@@ -31,6 +35,10 @@ const EVENT_LABELS: Record<string, string> = {
 
 const EVENT_PARTICIPANTS: Record<string, string> = {
   BookingRequested: 'booking',
+  SlotReserved: 'scheduling',
+  SlotSkipped: 'scheduling',
+  SlotRejected: 'scheduling',
+  SlotReleased: 'scheduling',
   PricingCalculated: 'pricing',
   DiscountQuotaReserved: 'discount-quota',
   DiscountQuotaSkipped: 'discount-quota',

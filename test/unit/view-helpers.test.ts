@@ -55,7 +55,7 @@ describe('view helpers (server) and their browser twin', () => {
     ]) {
       expect(twin.eventLabel!(type)).to.equal(server.eventLabel(type));
     }
-    expect(server.eventLabel('SlotReserved')).to.equal('Slot reserved');
+    expect(server.eventLabel('CancellationRequested')).to.equal('Cancellation requested');
     expect(server.eventParticipant('PaymentFailed')).to.equal('payment');
   });
 
