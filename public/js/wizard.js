@@ -16,28 +16,37 @@ const PATIENT_FIELDS = {
   email: 'patient-email',
 };
 
-/** The steps in order; a step is one entry here (plus its partial and its server entry). */
+/**
+ * The steps in order; a step is one entry here (plus its partial and its server entry): how to check
+ * it, what to draw when it is shown, and its part of the booking's body.
+ */
 const STEPS = [
-  { id: 'patient', check: checkPatient, enter: () => {} },
-  { id: 'services', check: checkServices, enter: drawServices },
-  { id: 'summary', check: () => [], enter: drawSummary },
+  { id: 'patient', check: checkPatient, enter: () => {}, body: () => ({ patient: state.patient }) },
+  {
+    id: 'services',
+    check: checkServices,
+    enter: drawServices,
+    body: () => ({ serviceIds: state.serviceIds }),
+  },
+  { id: 'summary', check: () => [], enter: drawSummary, body: () => ({}) },
 ];
 
 let state;
 let catalogue = null;
 
-if (root) start();
-
 async function start() {
   state = load() ?? readPage();
   writePatientFields();
-  const answer = await getJson('/api/services').catch(() => null);
-  catalogue = answer?.status === 200 ? answer.body.services : null;
-  show(STEPS.some((step) => step.id === state.step) ? state.step : STEPS[0].id, { focus: false });
   root.addEventListener('input', onEdit);
   root.addEventListener('change', onEdit);
   root.addEventListener('submit', onSubmit);
   root.addEventListener('click', onClick);
+  // The saved step shows at once; the services list is drawn again once the catalogue is here.
+  show(STEPS.some((step) => step.id === state.step) ? state.step : STEPS[0].id, { focus: false });
+  const answer = await getJson('/api/services').catch(() => null);
+  catalogue = answer?.status === 200 ? answer.body.services : null;
+  if (state.step === 'services') drawServices();
+  root.dataset.ready = 'true';
 }
 
 function newKey() {
@@ -179,6 +188,8 @@ function checkServices() {
 /** The services that fit the patient (from the API), checked as saved, with the total. */
 function drawServices() {
   const list = section('services').querySelector('.choices');
+  for (const box of list.querySelectorAll('input[name="serviceIds"]'))
+    box.checked = state.serviceIds.includes(box.value);
   if (catalogue) {
     const offered = catalogue.filter(fits);
     state.serviceIds = state.serviceIds.filter((id) => offered.some((service) => service.id === id));
@@ -238,7 +249,7 @@ const calendarDate = (iso) => {
   return `${day} ${MONTHS[month - 1]} ${year}`;
 };
 
-const booking = () => ({ patient: state.patient, serviceIds: state.serviceIds });
+const booking = () => Object.assign({}, ...STEPS.map((step) => step.body()));
 
 /** The check-your-answers list and the price from POST /api/quote (views/partials/wizard/summary-body.ejs). */
 async function drawSummary() {
@@ -416,3 +427,6 @@ function showErrors(id, errors) {
     }
   }
 }
+
+// Last: every constant above is initialised by the time the wizard starts.
+if (root) start();

@@ -5,7 +5,9 @@ import type { Redis } from 'ioredis';
 import type { Browser, Page } from 'playwright-core';
 import { createRedis } from '../../lib/bus/redis.js';
 import { createDb, type Db } from '../../lib/db/database.js';
+import { appliedConfigVersions } from '../../lib/admin/config-status.js';
 import { createEvent } from '../../lib/events/catalogue.js';
+import { getConfig, updateConfig, type ClinicConfig } from '../../lib/settings/settings-service.js';
 import { upsertAdmin } from '../../lib/identity/user-service.js';
 import { expectAccessible, logInOnPage, screenshots360And1280, watchedPage } from '../support/admin-pages.js';
 import { launchBrowser } from '../support/browser.js';
@@ -13,6 +15,9 @@ import { createService, insertBooking } from '../support/factories.js';
 import { FLOWS, book, patientClient, settled } from '../support/saga-helpers.js';
 import { SagaSystem } from '../support/system.js';
 import { waitFor } from '../support/wait.js';
+
+// What the processes run with unless an admin switched it (the test environment's defaults).
+const PAYMENT_DEFAULTS = { mode: 'success', failureRate: 0.2 } as const;
 
 // The Procfile's processes, the web among them, driven through the admin pages in a real browser:
 // config changes and replays must travel to the workers and come back on the pages.
@@ -25,6 +30,7 @@ describe('admin pages over the running system', function () {
   let page: Page;
   let problems: string[];
   let url: string;
+  let original: ClinicConfig;
   const admin = { email: `admin-${randomUUID().slice(0, 8)}@example.com`, password: 'admin password 123' };
 
   before(async function () {
@@ -39,6 +45,7 @@ describe('admin pages over the running system', function () {
       readyTimeoutMs: 90_000,
     });
     url = system.url!;
+    original = await getConfig(db, PAYMENT_DEFAULTS);
     browser = await launchBrowser();
     await upsertAdmin(db, { ...admin, name: 'Asha Admin' });
   });
@@ -55,6 +62,24 @@ describe('admin pages over the running system', function () {
 
   after(async function () {
     this.timeout(60_000);
+    // The suites after this one expect the clinic's config as it was: the change must travel to them too.
+    if (original) {
+      const { version } = await updateConfig(
+        db,
+        'test',
+        {
+          discountPercent: original.discountPercent,
+          dailyDiscountQuota: original.dailyDiscountQuota,
+          paymentSimulationMode: original.paymentSimulationMode,
+          paymentFailureRate: original.paymentFailureRate,
+        },
+        PAYMENT_DEFAULTS,
+      );
+      await waitFor(
+        async () => (await appliedConfigVersions(db)).every((participant) => participant.version >= version),
+        { timeoutMs: 20_000, message: 'the original config applied everywhere' },
+      );
+    }
     await browser?.close();
     await redis?.quit();
     await db?.destroy();
@@ -286,6 +311,12 @@ describe('admin pages over the running system', function () {
         ).status === 'CONFIRMED',
       { timeoutMs: 20_000, message: 'the repaired booking confirmed' },
     );
+    // The restored service was for this booking only: other suites' catalogues stay as they expect.
+    await db
+      .updateTable('catalogue.services')
+      .set({ active: false })
+      .where('id', '=', missingService)
+      .execute();
     await page.reload();
     expect(
       await page.getByRole('row').filter({ hasText: 'SlotSkipped' }).filter({ hasText: 'Handled' }).count(),

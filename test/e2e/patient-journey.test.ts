@@ -4,7 +4,7 @@ import { startTestApp, type TestApp } from '../support/app.js';
 import { launchBrowser, serve } from '../support/browser.js';
 import { createService } from '../support/factories.js';
 import type { Client } from '../support/http.js';
-import { checkAtBothWidths, openPage, signUp, unexpected } from '../support/pages.js';
+import { checkAtBothWidths, openPage, signUp, unexpected, wizardReady } from '../support/pages.js';
 import {
   FLOWS,
   QUOTA_REACHED,
@@ -60,6 +60,7 @@ describe('the patient journey in a real browser, with the saga running', functio
 
   /** Fills the wizard for a male patient (no birthday discount) with these services; stops on Summary. */
   async function toSummary(page: Page, services: { name: string }[]) {
+    await wizardReady(page);
     await page.getByLabel('Full name').fill('Vikram Singh');
     await page.getByLabel('Gender').selectOption({ label: 'Male' });
     await page.getByLabel('Date of birth').fill('1979-01-30');

@@ -4,7 +4,7 @@ import { upsertAdmin } from '../../lib/identity/user-service.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { launchBrowser, serve } from '../support/browser.js';
 import { createService } from '../support/factories.js';
-import { checkAtBothWidths, openPage, signUp, unexpected } from '../support/pages.js';
+import { checkAtBothWidths, openPage, signUp, unexpected, wizardReady } from '../support/pages.js';
 
 // The wizard alone (no saga workers): bookings stay Pending, which is all these tests need.
 describe('the booking wizard in a real browser', function () {
@@ -77,11 +77,14 @@ describe('the booking wizard in a real browser', function () {
     it('keeps every entry stepping back and forth and after a refresh on each step', async () => {
       const { context, page, problems } = await openPage(browser, { width: 'phone' });
       await signUp(page, server.url);
+      await wizardReady(page);
       await page.goto(`${server.url}/`);
+      await wizardReady(page);
       expect(await currentStep(page)).to.contain('Patient info');
       await checkAtBothWidths(page, 'wizard-patient');
       await fillPatient(page);
       await page.reload();
+      await wizardReady(page);
       expect(await page.getByLabel('Full name').inputValue()).to.equal(PATIENT.name);
       expect(await page.getByLabel('Gender').inputValue()).to.equal('female');
       expect(await page.getByLabel('Date of birth').inputValue()).to.equal(PATIENT.dateOfBirth);
@@ -93,6 +96,7 @@ describe('the booking wizard in a real browser', function () {
       expect(await page.locator('[aria-live]', { hasText: 'Total' }).innerText()).to.contain('₹1,234.57');
       await checkAtBothWidths(page, 'wizard-services');
       await page.reload();
+      await wizardReady(page);
       expect(await currentStep(page)).to.contain('Services');
       expect(await page.getByRole('checkbox', { name: scan.name }).isChecked()).to.equal(true);
       expect(await page.locator('[aria-live]', { hasText: 'Total' }).innerText()).to.contain('₹1,234.57');
@@ -105,6 +109,7 @@ describe('the booking wizard in a real browser', function () {
       expect(await page.locator('.breakdown').innerText()).to.contain('Expected discount (12%)');
       await checkAtBothWidths(page, 'wizard-summary');
       await page.reload();
+      await wizardReady(page);
       expect(await currentStep(page)).to.contain('Summary');
       expect(await page.locator('.breakdown .total td').innerText()).to.equal('₹1,086.42');
 
@@ -122,6 +127,7 @@ describe('the booking wizard in a real browser', function () {
       // A new tab of the same browser resumes at the same step with the same entries.
       const second = await context.newPage();
       await second.goto(`${server.url}/`);
+      await wizardReady(second);
       expect(await currentStep(second)).to.contain('Patient info');
       expect(await second.getByLabel('Full name').inputValue()).to.equal(PATIENT.name);
       expect(unexpected(problems)).to.deep.equal([]);
@@ -131,6 +137,7 @@ describe('the booking wizard in a real browser', function () {
     it('does not skip past a step that is not complete: its errors show by the fields', async () => {
       const { context, page, problems } = await openPage(browser);
       await signUp(page, server.url);
+      await wizardReady(page);
       await page.getByLabel('Full name').fill('Arjun Rao');
       await stepNav(page).getByRole('link', { name: 'Summary' }).click();
       expect(await currentStep(page)).to.contain('Patient info');
@@ -155,6 +162,7 @@ describe('the booking wizard in a real browser', function () {
     it('offers only the services that fit the gender and takes off those that no longer fit', async () => {
       const { context, page, problems } = await openPage(browser);
       await signUp(page, server.url);
+      await wizardReady(page);
       await fillPatient(page, 'Male');
       await page.getByRole('button', { name: 'Next' }).click();
       expect(await page.getByRole('checkbox', { name: mammography.name }).count()).to.equal(0);
@@ -183,6 +191,7 @@ describe('the booking wizard in a real browser', function () {
     it('makes one booking on a double click, goes to its status page and forgets the progress', async () => {
       const { context, page, problems } = await openPage(browser);
       const user = await signUp(page, server.url);
+      await wizardReady(page);
       await fillPatient(page);
       await page.getByRole('button', { name: 'Next' }).click();
       await page.getByRole('checkbox', { name: consult.name }).check();
@@ -208,6 +217,7 @@ describe('the booking wizard in a real browser', function () {
       expect(await saved(page)).to.deep.equal([]);
 
       await page.goto(`${server.url}/`);
+      await wizardReady(page);
       expect(await currentStep(page)).to.contain('Patient info');
       expect(await page.getByLabel('Full name').inputValue()).to.equal('');
       expect(unexpected(problems)).to.deep.equal([]);
@@ -217,12 +227,14 @@ describe('the booking wizard in a real browser', function () {
     it('keeps the progress across the other pages and forgets it on log out', async () => {
       const { context, page, problems } = await openPage(browser);
       await signUp(page, server.url);
+      await wizardReady(page);
       await fillPatient(page);
       expect(await saved(page)).to.have.length(1);
       await page.getByRole('link', { name: 'My bookings' }).click();
       expect(await page.locator('main').innerText()).to.contain('You have no bookings yet.');
       await checkAtBothWidths(page, 'history-empty');
       await page.getByRole('link', { name: 'Book a visit' }).last().click();
+      await wizardReady(page);
       expect(await page.getByLabel('Full name').inputValue()).to.equal(PATIENT.name);
       await page.goto(`${server.url}/bookings/not-a-booking`);
       expect(await page.getByRole('heading', { level: 1 }).innerText()).to.equal('Page not found');
@@ -263,6 +275,7 @@ describe('the booking wizard in a real browser', function () {
     it('books with the keyboard alone, the focus always visible', async () => {
       const { context, page, problems } = await openPage(browser, { width: 'phone' });
       const user = await signUp(page, server.url);
+      await wizardReady(page);
       /** Tabs until the focus is on the control with this accessible name; asserts its focus shows. */
       async function tabTo(name: string) {
         for (let presses = 0; presses < 40; presses++) {

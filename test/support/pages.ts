@@ -76,3 +76,8 @@ export function unexpected(problems: string[], statuses: number[] = []): string[
       ),
   );
 }
+
+/** Waits until the wizard's script has restored the saved progress (pages with JavaScript only). */
+export async function wizardReady(page: Page): Promise<void> {
+  await page.locator('#wizard[data-ready="true"]').waitFor();
+}

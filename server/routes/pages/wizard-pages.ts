@@ -3,19 +3,16 @@ import { Router, type Request, type Response } from 'express';
 import { requestBooking } from '../../../lib/booking/booking-service.js';
 import { listServices, type ServiceView } from '../../../lib/catalogue/catalogue-service.js';
 import { serviceFitsPatient } from '../../../lib/catalogue/service-rules.js';
-import { istToday, type Clock } from '../../../lib/clock.js';
+import type { Clock } from '../../../lib/clock.js';
 import type { Db } from '../../../lib/db/database.js';
 import { extendContext } from '../../../lib/context.js';
 import { ValidationError } from '../../../lib/errors.js';
-import { quoteBooking, type Quote } from '../../../lib/pricing/quote-service.js';
 import type { FormError } from '../../views/helpers.js';
-import { bookingInput, EARLIEST_DATE_OF_BIRTH, PHONE_PATTERN } from '../bookings.js';
+import { bookingInput } from '../bookings.js';
 import { formBody } from './forms.js';
 import {
   chosenGender,
   findStep,
-  PATIENT_FIELDS,
-  SERVICES_FIELD,
   WIZARD_STEPS,
   type WizardProgress,
   type WizardStep,
@@ -75,23 +72,21 @@ export function wizardPages(deps: WizardDeps): Router {
     current: { step: WizardStep; errors: FormError[] },
     status = 200,
   ) => {
-    const services = await listServices(deps.db);
-    const gender = chosenGender(progress);
-    const offered = services.filter(
-      (service) => gender === null || serviceFitsPatient(service.gender, gender),
-    );
-    let quote: Quote | null = null;
-    let errors = current.errors;
-    if (current.step.id === 'summary') {
-      try {
-        quote = await quoteBooking(deps.db, deps.clock, bookingInput(deps.clock).parse(progress));
-      } catch (error) {
-        if (!(error instanceof ValidationError)) throw error;
-        errors = [{ field: SERVICES_FIELD.id, message: `${SERVICES_FIELD.label}: ${error.message}` }];
-      }
-    }
-    const removed = current.step.id === 'services' ? (req.session.wizardRemoved ?? []) : [];
+    const removed = req.session.wizardRemoved ?? [];
     delete req.session.wizardRemoved;
+    let errors = current.errors;
+    const stepLocals: Record<string, object> = {};
+    for (const step of WIZARD_STEPS) {
+      const isCurrent = step === current.step;
+      const view = await step.view(progress, {
+        db: deps.db,
+        clock: deps.clock,
+        current: isCurrent,
+        removed: isCurrent ? removed : [],
+      });
+      stepLocals[step.id] = view.locals;
+      if (isCurrent && view.errors) errors = [...errors, ...view.errors];
+    }
     res.set('Cache-Control', 'no-store');
     res.status(status).render('pages/wizard', {
       title: 'Book a visit',
@@ -100,26 +95,15 @@ export function wizardPages(deps: WizardDeps): Router {
       current: current.step.id,
       errors,
       progress,
-      services: offered,
-      chosen: offered.filter((service) => progress.serviceIds.includes(service.id)),
-      removed,
-      quote,
-      fields: { patient: PATIENT_FIELDS, services: SERVICES_FIELD },
-      limits: {
-        phonePattern: PHONE_PATTERN,
-        minDateOfBirth: EARLIEST_DATE_OF_BIRTH,
-        today: istToday(deps.clock),
-      },
+      stepLocals,
     });
   };
 
   /** Anonymous visitors log in first and come back; admins are told to use a patient account. */
   const patientOnly = (req: Request, res: Response): boolean => {
     if (!req.user) {
-      res.redirect(
-        303,
-        `/login?next=${encodeURIComponent(req.originalUrl === '/wizard' ? '/' : req.originalUrl)}`,
-      );
+      // A form posted anonymously (its session ended) comes back to the wizard, not to the POST's path.
+      res.redirect(303, `/login?next=${encodeURIComponent(req.method === 'GET' ? req.originalUrl : '/')}`);
       return false;
     }
     if (req.user.role !== 'user') {

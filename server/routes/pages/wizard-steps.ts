@@ -1,9 +1,13 @@
 // The booking wizard's steps, in order. A step is one entry here plus one partial
 // (views/partials/wizard/<id>.ejs) and one entry in public/js/wizard.js.
-import type { PatientGender } from '../../../lib/catalogue/service-rules.js';
-import type { Clock } from '../../../lib/clock.js';
+import { listServices } from '../../../lib/catalogue/catalogue-service.js';
+import { serviceFitsPatient, type PatientGender } from '../../../lib/catalogue/service-rules.js';
+import { istToday, type Clock } from '../../../lib/clock.js';
+import type { Db } from '../../../lib/db/database.js';
+import { ValidationError } from '../../../lib/errors.js';
+import { quoteBooking } from '../../../lib/pricing/quote-service.js';
 import type { FormError } from '../../views/helpers.js';
-import { bookingInput } from '../bookings.js';
+import { bookingInput, EARLIEST_DATE_OF_BIRTH, PHONE_PATTERN } from '../bookings.js';
 
 /** What the patient has entered so far (kept in the session without JavaScript). */
 export interface WizardProgress {
@@ -11,6 +15,15 @@ export interface WizardProgress {
   serviceIds: string[];
   /** Sent with the booking, so a repeated confirm makes one booking. */
   idempotencyKey: string;
+}
+
+export interface StepContext {
+  db: Db;
+  clock: Clock;
+  /** Whether this step is the one shown (the others are rendered hidden, for the script). */
+  current: boolean;
+  /** Services just taken off the choice by a gender change. */
+  removed: string[];
 }
 
 export interface WizardStep {
@@ -21,6 +34,8 @@ export interface WizardStep {
   read(body: Record<string, unknown>, progress: WizardProgress): void;
   /** This step's problems, as messages beside its fields; none when the step is complete. */
   check(progress: WizardProgress, clock: Clock): FormError[];
+  /** What the step's partial shows beyond the progress, and any problem found meanwhile. */
+  view(progress: WizardProgress, context: StepContext): Promise<{ locals: object; errors?: FormError[] }>;
 }
 
 /** Patient fields: form name → control id and label (the page contract's names). */
@@ -65,6 +80,14 @@ export const WIZARD_STEPS: readonly WizardStep[] = [
       const result = bookingInput(clock).shape.patient.safeParse(progress.patient);
       return issues(result, (path) => PATIENT_FIELDS[path[0] as keyof typeof PATIENT_FIELDS]);
     },
+    async view(_progress, { clock }) {
+      const limits = {
+        phonePattern: PHONE_PATTERN,
+        minDateOfBirth: EARLIEST_DATE_OF_BIRTH,
+        today: istToday(clock),
+      };
+      return { locals: { fields: { patient: PATIENT_FIELDS }, limits } };
+    },
   },
   {
     id: 'services',
@@ -79,12 +102,31 @@ export const WIZARD_STEPS: readonly WizardStep[] = [
       const result = bookingInput(clock).shape.serviceIds.safeParse(progress.serviceIds);
       return issues(result, () => SERVICES_FIELD);
     },
+    async view(progress, { db, removed }) {
+      const gender = chosenGender(progress);
+      const offered = (await listServices(db)).filter(
+        (service) => gender === null || serviceFitsPatient(service.gender, gender),
+      );
+      const chosen = offered.filter((service) => progress.serviceIds.includes(service.id));
+      return { locals: { fields: { services: SERVICES_FIELD }, services: offered, chosen, removed } };
+    },
   },
   {
     id: 'summary',
     label: 'Summary',
     read() {},
     check: () => [],
+    async view(progress, { db, clock, current }) {
+      if (!current) return { locals: { quote: null } };
+      try {
+        return { locals: { quote: await quoteBooking(db, clock, bookingInput(clock).parse(progress)) } };
+      } catch (error) {
+        // A chosen service withdrawn or not fitting since: back to Services' message.
+        if (!(error instanceof ValidationError)) throw error;
+        const message = `${SERVICES_FIELD.label}: ${error.message}`;
+        return { locals: { quote: null }, errors: [{ field: SERVICES_FIELD.id, message }] };
+      }
+    },
   },
 ];
 
