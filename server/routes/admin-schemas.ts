@@ -27,6 +27,11 @@ export const configChange = z
     paymentFailureRate: z.number('a number').min(0, 'at least 0').max(1, 'at most 1'),
   })
   .partial()
+  // A form's blank field arrives as a key without a value: it changes nothing (and is no change).
+  .transform(
+    (change) =>
+      Object.fromEntries(Object.entries(change).filter(([, value]) => value !== undefined)) as typeof change,
+  )
   .refine((change) => Object.keys(change).length > 0, 'nothing to change');
 
 const serviceName = text().trim().min(2, 'at least 2 characters').max(120, 'at most 120 characters');

@@ -130,7 +130,13 @@ describe('security: stored XSS on every page, in a real browser', function () {
         await page.setViewportSize({ width, height: 900 });
         await page.screenshot({ path: path.join(screenshots, `${name}-${width}.png`), fullPage: true });
       }
-      expect(problems, `${who} ${pagePath}`).to.deep.equal([]);
+      // A page refused to this visitor (403, 404) logs its own status; any other console error counts.
+      const status = res?.status() ?? 0;
+      const own = `the server responded with a status of ${status}`;
+      expect(
+        problems.filter((problem) => status < 400 || !problem.includes(own)),
+        `${who} ${pagePath}`,
+      ).to.deep.equal([]);
     } finally {
       await page.close();
     }

@@ -13,6 +13,7 @@ const ROLES: Role[] = ['anonymous', 'patient', 'otherPatient', 'admin'];
 interface Fixtures {
   bookingId: string;
   serviceId: string;
+  editedServiceId: string;
   deadLetterId: number;
   patient: { email: string; password: string };
 }
@@ -43,6 +44,12 @@ const loggedIn = (status: number, anonymous = 401): Record<Role, number> => ({
 });
 const adminOnly = (status: number): Record<Role, number> => ({
   anonymous: 401,
+  patient: 403,
+  otherPatient: 403,
+  admin: status,
+});
+const adminPage = (status: number): Record<Role, number> => ({
+  anonymous: 302,
   patient: 403,
   otherPatient: 403,
   admin: status,
@@ -99,7 +106,7 @@ const MATRIX: Record<string, Entry> = {
   'GET /api/admin/services': { expect: adminOnly(200) },
   'POST /api/admin/services': { body: service, expect: adminOnly(201) },
   'PATCH /api/admin/services/:id': {
-    path: (f) => `/api/admin/services/${f.serviceId}`,
+    path: (f) => `/api/admin/services/${f.editedServiceId}`,
     body: () => ({ description: 'Edited by the access matrix.' }),
     expect: adminOnly(200),
   },
@@ -114,7 +121,50 @@ const MATRIX: Record<string, Entry> = {
     path: (f) => `/api/admin/dead-letters/${f.deadLetterId}/replay`,
     expect: adminOnly(202),
   },
-  'GET /': { expect: all(200) },
+  'GET /api/slots': { expect: all(200) },
+  'POST /api/quote': {
+    body: (f) => ({ patient: buildPatient(), serviceIds: [f.serviceId] }),
+    expect: loggedIn(200),
+  },
+  'GET /api/admin/schedule': { expect: adminOnly(200) },
+  // An empty change: access is what is checked; the schedule's own tests change it.
+  'PUT /api/admin/schedule': { body: () => ({}), expect: adminOnly(400) },
+  'GET /api/admin/appointments': { expect: adminOnly(200) },
+  'POST /api/admin/dead-letters/replay': { body: () => ({ group: 'no-such-group' }), expect: adminOnly(202) },
+  // Pages: a visitor who is not logged in is sent to the login page (302); a patient gets a 403 page.
+  'GET /admin': { expect: adminPage(200) },
+  'GET /admin/services': { expect: adminPage(200) },
+  'POST /admin/services': { form: true, expect: adminPage(400) },
+  // A service of its own: the edit form is saved as sent (an empty form deactivates it).
+  'POST /admin/services/:id': {
+    path: (f) => `/admin/services/${f.editedServiceId}`,
+    form: true,
+    expect: adminPage(303),
+  },
+  'GET /admin/discounts': { expect: adminPage(200) },
+  'POST /admin/discounts': { form: true, expect: adminPage(400) },
+  'GET /admin/bookings': { expect: adminPage(200) },
+  'GET /admin/bookings/:id': { path: (f) => `/admin/bookings/${f.bookingId}`, expect: adminPage(200) },
+  'GET /admin/logs': { expect: adminPage(200) },
+  'GET /admin/dead-letters': { expect: adminPage(200) },
+  'POST /admin/dead-letters/replay': { form: true, expect: adminPage(400) },
+  'POST /admin/dead-letters/:id/replay': {
+    path: () => '/admin/dead-letters/999999999/replay',
+    form: true,
+    expect: adminPage(404),
+  },
+  'GET /bookings': { expect: { anonymous: 302, patient: 200, otherPatient: 200, admin: 200 } },
+  'GET /bookings/:id': {
+    path: (f) => `/bookings/${f.bookingId}`,
+    expect: { anonymous: 302, patient: 200, otherPatient: 404, admin: 200 },
+  },
+  'POST /wizard': { form: true, expect: { anonymous: 303, patient: 400, otherPatient: 400, admin: 403 } },
+  'POST /wizard/confirm': {
+    form: true,
+    expect: { anonymous: 303, patient: 400, otherPatient: 400, admin: 403 },
+  },
+  // Admins cannot book: the wizard tells them to use a patient account.
+  'GET /': { expect: { anonymous: 200, patient: 200, otherPatient: 200, admin: 403 } },
   'GET /login': { expect: all(200) },
   'GET /signup': { expect: all(200) },
   'POST /login': { body: (f) => f.patient, form: true, fresh: true, expect: all(303) },
@@ -164,6 +214,7 @@ describe('security: the access matrix, generated from the route table', function
     fixtures = {
       bookingId: (booked.body as { booking: { id: string } }).booking.id,
       serviceId,
+      editedServiceId: (await createService(testApp.db)).id,
       deadLetterId: letter.id,
       patient,
     };
