@@ -1,4 +1,5 @@
 // npm run chaos [-- --bookings 1000 --window 120]: the fault-injection run, with its report.
+import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { logger } from '../../lib/logger.js';
 import { formatReport, runChaos } from './chaos-run.js';
