@@ -1,4 +1,7 @@
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { z } from 'zod';
+import { isValidGstin, type Clinic } from './receipt/receipt.js';
 
 const int = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
 const optionalText = z.string().trim().min(1).optional();
@@ -36,14 +39,31 @@ const schema = z
     BUS_BLOCK_MS: int(2_000, 10),
     BUS_POLL_MS: int(1_000, 10),
     SHUTDOWN_TIMEOUT_MS: int(25_000, 100),
+
+    // The clinic on receipts, invites and emails.
+    CLINIC_NAME: z.string().trim().min(1).max(120).optional(),
+    CLINIC_ADDRESS: z.string().trim().min(1).max(300).optional(),
+    CLINIC_GSTIN: z
+      .string()
+      .trim()
+      .toUpperCase()
+      .refine(isValidGstin, 'a 15-character GSTIN with a valid check character')
+      .optional(),
+    MAIL_DIR: z.string().trim().min(1).optional(),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === 'production' && !env.SESSION_SECRET) {
       ctx.addIssue({ code: 'custom', path: ['SESSION_SECRET'], message: 'required in production' });
     }
+    // A receipt must name the real clinic: the demo values are for development only.
+    for (const name of ['CLINIC_NAME', 'CLINIC_ADDRESS'] as const) {
+      if (env.NODE_ENV === 'production' && !env[name]) {
+        ctx.addIssue({ code: 'custom', path: [name], message: 'required in production' });
+      }
+    }
   });
 
-export type Config = z.infer<typeof schema> & { SESSION_SECRET: string };
+export type Config = z.infer<typeof schema> & { SESSION_SECRET: string; MAIL_DIR: string };
 
 export class ConfigError extends Error {}
 
@@ -58,5 +78,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
     throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
   }
-  return { ...parsed.data, SESSION_SECRET: parsed.data.SESSION_SECRET ?? DEV_SESSION_SECRET };
+  return {
+    ...parsed.data,
+    SESSION_SECRET: parsed.data.SESSION_SECRET ?? DEV_SESSION_SECRET,
+    MAIL_DIR: parsed.data.MAIL_DIR ?? path.join(tmpdir(), 'clinic-mail'),
+  };
+}
+
+const DEMO_CLINIC: Clinic = {
+  name: 'Clinic',
+  address: '12 MG Road, Bengaluru 560001, Karnataka, India',
+  gstin: null,
+};
+
+/** The clinic as receipts and invites name it. */
+export function clinicOf(config: Config): Clinic {
+  return {
+    name: config.CLINIC_NAME ?? DEMO_CLINIC.name,
+    address: config.CLINIC_ADDRESS ?? DEMO_CLINIC.address,
+    gstin: config.CLINIC_GSTIN ?? null,
+  };
 }

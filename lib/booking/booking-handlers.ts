@@ -4,10 +4,12 @@ import type { Db, Trx } from '../db/database.js';
 import type { Booking } from '../db/schema.js';
 import { createEvent, type Event } from '../events/catalogue.js';
 import { appendToOutbox } from '../bus/outbox.js';
+import { systemClock, type Clock } from '../clock.js';
 import { runWithContext } from '../context.js';
 import { logger } from '../logger.js';
 import { withoutDiscount } from '../pricing/pricing-rules.js';
-import { decide, type Emission, type SagaInput, type SagaState } from './booking-saga.js';
+import { issueReceipt, recordRefund } from '../receipt/receipt-repository.js';
+import { decide, type Decision, type Emission, type SagaInput, type SagaState } from './booking-saga.js';
 
 async function lockBooking(trx: Trx, bookingId: string | null): Promise<Booking> {
   if (!bookingId) throw new Error('event without a booking id');
@@ -74,19 +76,27 @@ async function apply(trx: Trx, booking: Booking, state: SagaState, emitted: Even
 /** A saga event: record it on the timeline, run the state machine, emit what it decides. */
 type SagaEventType = Exclude<SagaInput['type'], 'DeadlinePassed'>;
 
-const sagaHandler: Handler<SagaEventType> = async (event, context) => {
+async function runSaga(
+  event: Event<SagaEventType>,
+  context: HandlerContext,
+): Promise<{ before: Booking; decision: Decision }> {
   const booking = await lockBooking(context.trx, event.bookingId);
   await recordTimeline(context.trx, [event as Event]);
   const decision = decide(sagaState(booking), event as SagaInput);
   const emitted = decision.emit.map((emission) => emitFrom(context, emission));
   await apply(context.trx, booking, decision.state, emitted);
+  return { before: booking, decision };
+}
+
+const sagaHandler: Handler<SagaEventType> = async (event, context) => {
+  await runSaga(event, context);
 };
 
 function emitFrom(context: HandlerContext, emission: Emission): Event {
   return context.emit(emission.type, emission.data as never) as Event;
 }
 
-export function bookingHandlers(): Handlers {
+export function bookingHandlers({ clock = systemClock }: { clock?: Clock } = {}): Handlers {
   return {
     PricingCalculated: async (event, { trx }) => {
       const booking = await lockBooking(trx, event.bookingId);
@@ -119,11 +129,28 @@ export function bookingHandlers(): Handlers {
     DiscountQuotaSkipped: withFinalPricing(sagaHandler),
     DiscountQuotaRejected: withFinalPricing(sagaHandler),
     DiscountQuotaReleased: sagaHandler,
-    PaymentCompleted: sagaHandler,
+    PaymentCompleted: async (event, context) => {
+      const { before, decision } = await runSaga(event, context);
+      // The receipt number is taken in the confirming transaction: no gap if it rolls back.
+      if (before.status !== 'CONFIRMED' && decision.state.status === 'CONFIRMED') {
+        await issueReceipt(context.trx, {
+          bookingId: before.id,
+          amountPaise: event.data.amountPaise,
+          paymentReference: event.data.gatewayReference,
+          at: clock.now(),
+        });
+      }
+    },
     PaymentFailed: sagaHandler,
     PaymentRefunded: async (event, { trx }) => {
-      await lockBooking(trx, event.bookingId);
+      const booking = await lockBooking(trx, event.bookingId);
       await recordTimeline(trx, [event]);
+      await recordRefund(trx, {
+        bookingId: booking.id,
+        amountPaise: event.data.amountPaise,
+        reference: event.data.gatewayReference,
+        at: new Date(event.occurredAt),
+      });
     },
   };
 }

@@ -5,7 +5,7 @@ type UpdatedAt = ColumnType<Date, Date | string | undefined, Date | string>;
 type Json<T> = ColumnType<T, string, string>;
 
 export type Role = 'user' | 'admin';
-export type BookingStatus = 'PENDING' | 'CONFIRMED' | 'REJECTED' | 'FAILED';
+export type BookingStatus = 'PENDING' | 'CONFIRMED' | 'REJECTED' | 'FAILED' | 'CANCELLED';
 export type ServiceGender = 'all' | 'female' | 'male';
 export type PatientGender = 'female' | 'male' | 'other';
 export type PaymentMode = 'success' | 'fail' | 'random';
@@ -86,6 +86,26 @@ export interface BookingTimelineTable {
   occurred_at: Date;
 }
 
+export interface ReceiptCountersTable {
+  financial_year: string;
+  last_number: number;
+}
+
+export interface ReceiptsTable {
+  booking_id: string;
+  number: string;
+  financial_year: string;
+  sequence: number;
+  issued_at: Date;
+  /** The IST calendar date of issue, 'YYYY-MM-DD'. */
+  issued_on: string;
+  amount_paise: number;
+  payment_reference: string;
+  refunded_paise: number | null;
+  refund_reference: string | null;
+  refunded_at: Date | null;
+}
+
 export interface AppliedSettingsTable {
   id: number;
   version: number;
@@ -129,7 +149,7 @@ export interface PaymentsTable {
 
 export interface ConfirmationsTable {
   booking_id: string;
-  channel: 'email' | 'log';
+  channel: 'email' | 'file' | 'log';
   recipient: string;
   sent_at: CreatedAt;
 }
@@ -181,6 +201,8 @@ export interface Database {
   'booking.bookings': BookingsTable;
   'booking.booking_services': BookingServicesTable;
   'booking.timeline': BookingTimelineTable;
+  'booking.receipt_counters': ReceiptCountersTable;
+  'booking.receipts': ReceiptsTable;
   'pricing.settings': PricingSettingsTable;
   'quota.settings': QuotaSettingsTable;
   'quota.usage': QuotaUsageTable;

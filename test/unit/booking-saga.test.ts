@@ -249,6 +249,7 @@ describe('booking saga state machine', () => {
             CONFIRMED: 'BookingConfirmed',
             REJECTED: 'BookingRejected',
             FAILED: 'BookingFailed',
+            CANCELLED: 'BookingCancelled',
             PENDING: undefined,
           }[state.status];
           expect(terminal[0], label).to.equal(statusEvent);
