@@ -55,12 +55,6 @@ const schema = z
     if (env.NODE_ENV === 'production' && !env.SESSION_SECRET) {
       ctx.addIssue({ code: 'custom', path: ['SESSION_SECRET'], message: 'required in production' });
     }
-    // A receipt must name the real clinic: the demo values are for development only.
-    for (const name of ['CLINIC_NAME', 'CLINIC_ADDRESS'] as const) {
-      if (env.NODE_ENV === 'production' && !env[name]) {
-        ctx.addIssue({ code: 'custom', path: [name], message: 'required in production' });
-      }
-    }
   });
 
 export type Config = z.infer<typeof schema> & { SESSION_SECRET: string; MAIL_DIR: string };
@@ -85,6 +79,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
 }
 
+// The demo clinic of `npm run dev`; a deployment sets its own name and address (README).
 const DEMO_CLINIC: Clinic = {
   name: 'Clinic',
   address: '12 MG Road, Bengaluru 560001, Karnataka, India',
