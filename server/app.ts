@@ -3,7 +3,7 @@ import cookieParser from 'cookie-parser';
 import express, { type Express } from 'express';
 import type { Redis } from 'ioredis';
 import type { Clock } from '../lib/clock.js';
-import type { Config } from '../lib/config.js';
+import { clinicOf, type Config } from '../lib/config.js';
 import type { Db } from '../lib/db/database.js';
 import { formatInr } from '../lib/money.js';
 import { projectRoot } from '../lib/paths.js';
@@ -17,6 +17,7 @@ import { authApi } from './routes/auth.js';
 import { bookingsApi } from './routes/bookings.js';
 import { healthRoutes } from './routes/health.js';
 import { pages } from './routes/pages.js';
+import { receiptPages } from './routes/receipts.js';
 import { servicesApi } from './routes/services.js';
 import { csrf, securityHeaders } from './security.js';
 
@@ -92,6 +93,7 @@ export function createApp(deps: AppDeps): Express {
   app.use('/api', servicesApi(db));
   app.use('/api', bookingsApi({ db, clock, deadlineMs: config.SAGA_DEADLINE_MS, published }));
   app.use('/api', adminApi({ db, clock, paymentDefaults, published }));
+  app.use(receiptPages({ db, clinic: clinicOf(config), issueCsrf: tokens.issue }));
   app.use(pages({ ...authDeps, issueCsrf: tokens.issue }));
 
   app.use(notFound);
