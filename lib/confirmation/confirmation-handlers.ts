@@ -1,33 +1,8 @@
-import nodemailer from 'nodemailer';
 import type { Handlers } from '../bus/consumer.js';
 import { logger } from '../logger.js';
-import { formatInr } from '../money.js';
-
-export interface Mailer {
-  send(message: { to: string; subject: string; text: string }): Promise<void>;
-}
-
-/** Email over SMTP when SMTP_URL is set; otherwise the message is written to the log. */
-export function createMailer(
-  smtpUrl: string | undefined,
-  from: string,
-): { channel: 'email' | 'log'; mailer: Mailer; close(): void } {
-  if (!smtpUrl) {
-    return {
-      channel: 'log',
-      mailer: {
-        send: async (message) => void logger.info('confirmation message (no SMTP_URL set)', message),
-      },
-      close: () => {},
-    };
-  }
-  const transport = nodemailer.createTransport(smtpUrl);
-  return {
-    channel: 'email',
-    mailer: { send: async (message) => void (await transport.sendMail({ from, ...message })) },
-    close: () => transport.close(),
-  };
-}
+import type { Clinic } from '../receipt/receipt.js';
+import { confirmationFor } from './booking-messages.js';
+import type { MailChannel, Mailer } from './mailer.js';
 
 /**
  * Confirmation: one message per confirmed booking. The row is written first; if sending fails the
@@ -36,13 +11,17 @@ export function createMailer(
 export function confirmationHandlers({
   mailer,
   channel,
+  clinic,
+  from,
 }: {
   mailer: Mailer;
-  channel: 'email' | 'log';
+  channel: MailChannel;
+  clinic: Clinic;
+  from: string;
 }): Handlers {
   return {
     BookingConfirmed: async (event, { trx }) => {
-      const { reference, finalPaise, patient } = event.data;
+      const { reference, patient } = event.data;
       const inserted = await trx
         .insertInto('confirmation.confirmations')
         .values({ booking_id: event.bookingId as string, channel, recipient: patient.email })
@@ -50,16 +29,7 @@ export function confirmationHandlers({
         .returning('booking_id')
         .executeTakeFirst();
       if (!inserted) return;
-      await mailer.send({
-        to: patient.email,
-        subject: `Booking ${reference} confirmed`,
-        text: [
-          `Dear ${patient.name},`,
-          '',
-          `Your booking ${reference} is confirmed. Amount paid: ${formatInr(finalPaise)}.`,
-          'Please quote this reference at the clinic reception.',
-        ].join('\n'),
-      });
+      await mailer.send(await confirmationFor(trx, event, { clinic, from }));
       logger.info('confirmation sent', { channel, reference });
     },
   };
