@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** The Procfile's processes as tests run them: name → argv after `node`. */
-export function readProcfile(file = path.join(root, 'Procfile')): Map<string, string[]> {
+export function readProcfile(file = path.join(root, 'Procfile'), compiled = false): Map<string, string[]> {
   const processes = new Map<string, string[]>();
   for (const raw of readFileSync(file, 'utf8').split('\n')) {
     const line = raw.trim();
@@ -25,11 +25,11 @@ export function readProcfile(file = path.join(root, 'Procfile')): Map<string, st
     if (words[0] !== 'node') throw new Error(`Procfile: ${name} does not run node: "${command}"`);
     const args = words.slice(1).map((word) => {
       const built = /^dist\/(.+)\.js$/.exec(word);
-      return built ? `${built[1]}.ts` : word;
+      return built && !compiled ? `${built[1]}.ts` : word;
     });
-    if (!args.some((arg) => arg.endsWith('.ts')))
+    if (!args.some((arg) => /^dist\/.+\.js$/.test(arg) || arg.endsWith('.ts')))
       throw new Error(`Procfile: ${name} runs no dist/*.js file: "${command}"`);
-    processes.set(name, ['--import', 'tsx', ...args]);
+    processes.set(name, compiled ? args : ['--import', 'tsx', ...args]);
   }
   return processes;
 }
@@ -68,6 +68,8 @@ export interface SystemOptions {
   /** For one process, over `env`. */
   envFor?: Record<string, Record<string, string>>;
   readyTimeoutMs?: number;
+  /** Run the build (`npm run build` first) exactly as the Procfile says, instead of the sources. */
+  compiled?: boolean;
 }
 
 const READY_MESSAGE: Record<string, string> = { web: 'web listening' };
@@ -104,7 +106,7 @@ export class SagaSystem {
     const { DATABASE_URL, REDIS_URL, REDIS_PREFIX } = process.env;
     if (!DATABASE_URL || !REDIS_URL || REDIS_PREFIX === undefined)
       throw new Error('the root test hook has not set up the run');
-    const procfile = readProcfile();
+    const procfile = readProcfile(undefined, options.compiled);
     const names = options.processes ?? [...workerNames(), 'web'];
     const port = names.includes('web') ? await freePort() : null;
     const envs = new Map<string, Record<string, string>>();
@@ -207,6 +209,13 @@ export class SagaSystem {
   async ensureEnv(name: string, env: Record<string, string>): Promise<void> {
     const current = this.envs.get(name) ?? {};
     if (Object.entries(env).some(([key, value]) => current[key] !== value)) await this.restart(name, env);
+  }
+
+  /** The operating system's id of a running process (for CPU and memory figures). */
+  pid(name: string): number {
+    const pid = this.running.get(name)?.child.pid;
+    if (pid === undefined) throw new Error(`${name} is not running`);
+    return pid;
   }
 
   isRunning(name: string): boolean {

@@ -1,0 +1,583 @@
+// Benchmark of the whole system as the Procfile runs it: `npm run bench [-- --json] [-- --quick]`.
+// Builds, then starts the compiled processes on a database and Redis prefix of its own (dropped at
+// the end), and measures in the same run:
+// - this machine's ceilings: PostgreSQL durable commits/s (16 clients), Redis round trips/s (one
+//   client, and 16 in flight), Express + one pg query req/s (32 in flight, a process of its own);
+// - open-loop steps of bookings (30 % discount-eligible, the default 300 ms gateway delay), one
+//   instance per worker and then two, until a step is not sustained (under 95 % of its bookings
+//   terminal within the window, or the backlog still growing at its end);
+// - the saga's own overhead: 100 bookings/s with the gateway delay set to 0;
+// - per step: saga latency p50/p95/p99 from the events' own times, POST latency, commits and rows
+//   written per booking (pg_stat_database), CPU per process; the status endpoint's req/s at 32 in
+//   flight against the ceiling; each process's peak RSS.
+// Figures only: nothing here passes or fails a test. Run it with nothing else running.
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import autocannon from 'autocannon';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { upsertAdmin } from '../../lib/identity/user-service.js';
+import { createDb } from '../../lib/db/database.js';
+import { migrateToLatest } from '../../lib/db/migrate.js';
+import { SagaSystem, workerNames } from '../support/system.js';
+import { createTestEnvironment } from '../support/test-env.js';
+
+const json = process.argv.includes('--json');
+const quick = process.argv.includes('--quick');
+const STEP_SECONDS = quick ? 5 : 10;
+/** A step's bookings must be terminal this long after its last POST. */
+const WINDOW_SECONDS = 5;
+const RATES = [25, 50, 100, 150, 200, 300, 400, 600];
+const PATIENTS = 40;
+const CLK_TCK = 100;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const progress = (line: string) => {
+  if (!json) process.stderr.write(`  … ${line}\n`);
+};
+const quantile = (sorted: number[], q: number) =>
+  sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+const round = (value: number, digits = 0) => Number(value.toFixed(digits));
+
+/** A patient of the API: keeps its cookies and CSRF token as a browser would. */
+class ApiClient {
+  private readonly cookies = new Map<string, string>();
+  private token = '';
+  constructor(private readonly base: string) {}
+
+  get cookieHeader(): string {
+    return [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
+  }
+
+  async request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+    const res = await fetch(this.base + path, {
+      method,
+      redirect: 'manual',
+      headers: {
+        'content-type': 'application/json',
+        cookie: this.cookieHeader,
+        'x-csrf-token': this.token,
+        ...headers,
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    for (const line of res.headers.getSetCookie()) {
+      const [pair = ''] = line.split(';');
+      const eq = pair.indexOf('=');
+      this.cookies.set(pair.slice(0, eq).trim(), pair.slice(eq + 1));
+    }
+    return res;
+  }
+
+  async refreshToken(): Promise<void> {
+    const res = await this.request('GET', '/api/csrf-token');
+    this.token = ((await res.json()) as { token: string }).token;
+  }
+
+  async enter(path: string, body: unknown): Promise<void> {
+    await this.refreshToken();
+    const res = await this.request('POST', path, body);
+    if (res.status >= 300) throw new Error(`${path} answered ${res.status}: ${await res.text()}`);
+    await this.refreshToken();
+  }
+}
+
+/** CPU seconds (user + system) of a process so far, and its peak resident memory in MB. */
+function processFigures(pid: number): { cpuSeconds: number; peakRssMb: number } {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+    const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return { cpuSeconds, peakRssMb: hwm ? Number(hwm[1]) / 1024 : 0 };
+  } catch {
+    return { cpuSeconds: 0, peakRssMb: 0 };
+  }
+}
+
+async function pgCommitsPerSec(databaseUrl: string): Promise<number> {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 16 });
+  await pool.query('CREATE TABLE IF NOT EXISTS bench_commits (id bigserial PRIMARY KEY, at timestamptz)');
+  let commits = 0;
+  const end = Date.now() + 3_000;
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (Date.now() < end) {
+        await pool.query('INSERT INTO bench_commits (at) VALUES (now())');
+        commits++;
+      }
+    }),
+  );
+  await pool.query('DROP TABLE bench_commits');
+  await pool.end();
+  return commits / 3;
+}
+
+async function redisRoundTripsPerSec(redisUrl: string, inFlight: number): Promise<number> {
+  const redis = new Redis(redisUrl);
+  let count = 0;
+  const end = Date.now() + 2_000;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (Date.now() < end) {
+        await redis.ping();
+        count++;
+      }
+    }),
+  );
+  redis.disconnect();
+  return count / 2;
+}
+
+async function requestsPerSec(url: string, headers: Record<string, string> = {}): Promise<number> {
+  const result = await autocannon({ url, connections: 32, duration: quick ? 3 : 5, headers });
+  if (result.non2xx > 0 || result.errors > 0)
+    throw new Error(`${url}: ${result.non2xx} non-2xx answers, ${result.errors} errors`);
+  return result.requests.average;
+}
+
+/** Express + one pg query, in a process of its own, as the web is. */
+async function expressCeiling(databaseUrl: string, bookingId: string): Promise<number> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/bench/ceiling-app.ts'], {
+    env: { ...process.env, DATABASE_URL: databaseUrl },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    const port = await new Promise<string>((resolve) =>
+      createInterface({ input: child.stdout! }).once('line', resolve),
+    );
+    return await requestsPerSec(`http://127.0.0.1:${port}/one/${bookingId}`);
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
+interface StepResult {
+  instances: number;
+  rate: number;
+  gatewayDelayMs: number;
+  posted: number;
+  postErrors: number;
+  doneInWindow: number;
+  /** Bookings still pending halfway through the step's posting and at its end. */
+  backlog: { mid: number; end: number };
+  sustained: boolean;
+  sagaMs: { p50: number; p95: number; p99: number };
+  postMs: { p50: number; p99: number };
+  commitsPerBooking: number;
+  rowsInsertedPerBooking: number;
+  rowsUpdatedPerBooking: number;
+  cpuPercent: Record<string, number>;
+}
+
+class Bench {
+  private serviceIds: { cheap: string; dear: string[] } = { cheap: '', dear: [] };
+  private patients: ApiClient[] = [];
+  private sequence = 0;
+  /** The last refused or failed POST, printed with a step that had errors. */
+  lastError = '';
+  readonly systems: SagaSystem[] = [];
+
+  constructor(
+    private readonly base: string,
+    private readonly pool: pg.Pool,
+    private readonly redisPid: number,
+  ) {}
+
+  async prepare(): Promise<void> {
+    const { rows } = await this.pool.query<{ id: string; price_paise: number }>(
+      "SELECT id, price_paise FROM catalogue.services WHERE active AND gender = 'all' ORDER BY price_paise",
+    );
+    const cheap = rows.find((row) => row.price_paise <= 100_000);
+    const dear = rows.find((row) => row.price_paise > 100_000);
+    if (!cheap || !dear) throw new Error('the demo catalogue has no cheap and dear services for everyone');
+    this.serviceIds = { cheap: cheap.id, dear: [dear.id] };
+    this.patients = await Promise.all(
+      Array.from({ length: PATIENTS }, async (_, i) => {
+        const client = new ApiClient(this.base);
+        await client.enter('/api/auth/signup', {
+          name: `Bench Patient ${i}`,
+          email: `bench-${i}-${Date.now()}@example.com`,
+          password: 'bench password 123',
+        });
+        return client;
+      }),
+    );
+  }
+
+  private async bookOne(): Promise<{ id: string | null; ms: number }> {
+    const n = this.sequence++;
+    const patient = this.patients[n % this.patients.length]!;
+    const eligible = n % 10 < 3;
+    const started = performance.now();
+    try {
+      const res = await patient.request('POST', '/api/bookings', {
+        patient: {
+          name: 'Bench Patient',
+          gender: n % 2 ? 'female' : 'male',
+          dateOfBirth: '1990-01-15',
+          phone: '+91 98450 12345',
+          email: `bench-${n}@example.com`,
+        },
+        serviceIds: eligible ? this.serviceIds.dear : [this.serviceIds.cheap],
+      });
+      const body = (await res.json()) as { booking?: { id: string } };
+      if (res.status !== 202) this.lastError = `${res.status} ${JSON.stringify(body)}`;
+      return { id: res.status === 202 ? (body.booking?.id ?? null) : null, ms: performance.now() - started };
+    } catch (error) {
+      this.lastError = String(error);
+      return { id: null, ms: performance.now() - started };
+    }
+  }
+
+  private async counters(): Promise<{ commits: number; inserted: number; updated: number }> {
+    const { rows } = await this.pool.query<{ c: string; i: string; u: string }>(
+      'SELECT xact_commit AS c, tup_inserted AS i, tup_updated AS u FROM pg_stat_database WHERE datname = current_database()',
+    );
+    return { commits: Number(rows[0]!.c), inserted: Number(rows[0]!.i), updated: Number(rows[0]!.u) };
+  }
+
+  private async cpuSnapshot(): Promise<Map<string, number>> {
+    const snapshot = new Map<string, number>();
+    for (const [index, system] of this.systems.entries()) {
+      for (const name of [...workerNames(), 'web']) {
+        if (!system.isRunning(name)) continue;
+        const key = index === 0 ? name : `${name}#2`;
+        snapshot.set(key, processFigures(system.pid(name)).cpuSeconds);
+      }
+    }
+    const { rows } = await this.pool.query<{ pid: number }>(
+      'SELECT pid FROM pg_stat_activity WHERE datname = current_database()',
+    );
+    snapshot.set(
+      'postgres',
+      rows.reduce((sum, { pid }) => sum + processFigures(pid).cpuSeconds, 0),
+    );
+    snapshot.set('redis', processFigures(this.redisPid).cpuSeconds);
+    return snapshot;
+  }
+
+  private async terminal(ids: string[]): Promise<number> {
+    const { rows } = await this.pool.query<{ n: string }>(
+      "SELECT count(*) AS n FROM booking.bookings WHERE id = ANY($1) AND status <> 'PENDING'",
+      [ids],
+    );
+    return Number(rows[0]!.n);
+  }
+
+  async step(rate: number, instances: number, gatewayDelayMs: number): Promise<StepResult> {
+    const before = await this.counters();
+    const cpuBefore = await this.cpuSnapshot();
+    const started = performance.now();
+    const total = rate * STEP_SECONDS;
+    const posts: Promise<{ id: string | null; ms: number }>[] = [];
+    let pendingMid = 0;
+    // Open loop: requests leave on schedule whether or not earlier ones have been answered.
+    while (posts.length < total) {
+      const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * rate));
+      while (posts.length < due) posts.push(this.bookOne());
+      if (pendingMid === 0 && posts.length >= total / 2) pendingMid = await this.pendingCount();
+      await sleep(5);
+    }
+    const pendingEnd = await this.pendingCount();
+    const results = await Promise.all(posts);
+    const ids = results.flatMap((result) => (result.id ? [result.id] : []));
+    const windowEnd = Date.now() + WINDOW_SECONDS * 1000;
+    let done = await this.terminal(ids);
+    while (done < ids.length && Date.now() < windowEnd) {
+      await sleep(100);
+      done = await this.terminal(ids);
+    }
+    const doneInWindow = done;
+    // Drain before the next step so steps do not overlap.
+    const drainEnd = Date.now() + 120_000;
+    while (done < ids.length && Date.now() < drainEnd) {
+      await sleep(250);
+      done = await this.terminal(ids);
+    }
+    const elapsed = (performance.now() - started) / 1000;
+    const cpuAfter = await this.cpuSnapshot();
+    await sleep(1_100); // pg_stat_database is flushed by backends at most once a second
+    const after = await this.counters();
+
+    const { rows } = await this.pool.query<{ ms: number }>(
+      `SELECT extract(epoch FROM max(occurred_at) FILTER (WHERE type IN ('BookingConfirmed','BookingRejected','BookingFailed'))
+              - min(occurred_at) FILTER (WHERE type = 'BookingRequested')) * 1000 AS ms
+         FROM booking.timeline WHERE booking_id = ANY($1) GROUP BY booking_id`,
+      [ids],
+    );
+    const saga = rows
+      .map((row) => Number(row.ms))
+      .filter(Number.isFinite)
+      .sort((a, b) => a - b);
+    const post = results.map((result) => result.ms).sort((a, b) => a - b);
+    const cpuPercent: Record<string, number> = {};
+    for (const [name, seconds] of cpuAfter)
+      cpuPercent[name] = round(((seconds - (cpuBefore.get(name) ?? 0)) / elapsed) * 100);
+    const bookings = Math.max(1, ids.length);
+    return {
+      instances,
+      rate,
+      gatewayDelayMs,
+      posted: results.length,
+      postErrors: results.length - ids.length,
+      doneInWindow,
+      backlog: { mid: pendingMid, end: pendingEnd },
+      sustained:
+        ids.length === results.length &&
+        doneInWindow >= 0.95 * ids.length &&
+        pendingEnd <= pendingMid * 1.5 + rate,
+      sagaMs: {
+        p50: round(quantile(saga, 0.5)),
+        p95: round(quantile(saga, 0.95)),
+        p99: round(quantile(saga, 0.99)),
+      },
+      postMs: { p50: round(quantile(post, 0.5), 1), p99: round(quantile(post, 0.99), 1) },
+      commitsPerBooking: round((after.commits - before.commits) / bookings, 1),
+      rowsInsertedPerBooking: round((after.inserted - before.inserted) / bookings, 1),
+      rowsUpdatedPerBooking: round((after.updated - before.updated) / bookings, 1),
+      cpuPercent,
+    };
+  }
+
+  private async pendingCount(): Promise<number> {
+    const { rows } = await this.pool.query<{ n: string }>(
+      "SELECT count(*) AS n FROM booking.bookings WHERE status = 'PENDING'",
+    );
+    return Number(rows[0]!.n);
+  }
+
+  /** Steps up through RATES from `from` until one is not sustained; the highest sustained rate. */
+  async ladder(instances: number, from = 0): Promise<{ steps: StepResult[]; maxSustained: number }> {
+    const steps: StepResult[] = [];
+    let maxSustained = 0;
+    for (const rate of RATES.filter((r) => r >= from)) {
+      progress(`${instances} instance(s) per worker: ${rate} bookings/s for ${STEP_SECONDS} s`);
+      const result = await this.step(rate, instances, 300);
+      steps.push(result);
+      progress(
+        `  ${result.sustained ? 'sustained' : 'NOT sustained'}: ${result.doneInWindow}/${result.posted} in the window, backlog ${result.backlog.mid} → ${result.backlog.end}, saga p50 ${result.sagaMs.p50} ms p99 ${result.sagaMs.p99} ms`,
+      );
+      if (result.postErrors > 0) progress(`  ${result.postErrors} POSTs failed, the last: ${this.lastError}`);
+      if (!result.sustained) break;
+      maxSustained = rate;
+    }
+    return { steps, maxSustained };
+  }
+
+  /** A booking's id for the status-endpoint measurement, owned by the first patient. */
+  async ownBooking(): Promise<{ id: string; cookie: string }> {
+    const patient = this.patients[0]!;
+    const res = await patient.request('GET', '/api/bookings');
+    const { bookings } = (await res.json()) as { bookings: { id: string }[] };
+    if (!bookings[0]) throw new Error('the first patient has no booking');
+    return { id: bookings[0].id, cookie: patient.cookieHeader };
+  }
+
+  peakRss(): Record<string, number> {
+    const peaks: Record<string, number> = {};
+    for (const [index, system] of this.systems.entries())
+      for (const name of [...workerNames(), 'web'])
+        if (system.isRunning(name))
+          peaks[index === 0 ? name : `${name}#2`] = round(processFigures(system.pid(name)).peakRssMb);
+    return peaks;
+  }
+}
+
+function table(steps: StepResult[]): string {
+  const header =
+    'inst  rate/s  delay  posted  errors  done%  saga p50/p95/p99 ms   POST p50/p99 ms  commits/bkg  ins/upd per bkg  sustained';
+  const lines = steps.map((s) =>
+    [
+      String(s.instances).padStart(4),
+      String(s.rate).padStart(7),
+      `${s.gatewayDelayMs}`.padStart(6),
+      String(s.posted).padStart(7),
+      String(s.postErrors).padStart(7),
+      `${round((s.doneInWindow / Math.max(1, s.posted - s.postErrors)) * 100)}`.padStart(6),
+      `${s.sagaMs.p50}/${s.sagaMs.p95}/${s.sagaMs.p99}`.padStart(20),
+      `${s.postMs.p50}/${s.postMs.p99}`.padStart(16),
+      String(s.commitsPerBooking).padStart(12),
+      `${s.rowsInsertedPerBooking}/${s.rowsUpdatedPerBooking}`.padStart(16),
+      s.sustained ? '  yes' : '  NO',
+    ].join(' '),
+  );
+  return [header, ...lines].join('\n');
+}
+
+async function main(): Promise<void> {
+  progress('building (npm run build)');
+  execFileSync('npm', ['run', '--silent', 'build'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const environment = await createTestEnvironment();
+  process.env.DATABASE_URL = environment.databaseUrl;
+  process.env.REDIS_URL = environment.redisUrl;
+  process.env.REDIS_PREFIX = environment.redisPrefix;
+  process.env.NODE_ENV = 'test';
+  const db = createDb(environment.databaseUrl, 2);
+  const pool = new pg.Pool({ connectionString: environment.databaseUrl, max: 4 });
+  const redis = new Redis(environment.redisUrl);
+  const systems: SagaSystem[] = [];
+  try {
+    await migrateToLatest(db);
+    execFileSync(process.execPath, ['--import', 'tsx', 'server/cli/seed-demo.ts'], {
+      env: process.env,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    const redisPid = Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1] ?? 0);
+
+    progress('ceilings: PostgreSQL commits, Redis round trips');
+    const ceilings = {
+      pgCommitsPerSec16: round(await pgCommitsPerSec(environment.databaseUrl)),
+      redisRoundTripsPerSec1: round(await redisRoundTripsPerSec(environment.redisUrl, 1)),
+      redisRoundTripsPerSec16: round(await redisRoundTripsPerSec(environment.redisUrl, 16)),
+      expressOneQueryReqPerSec: 0,
+    };
+
+    const env = {
+      LOG_LEVEL: 'info',
+      SIGNUP_RATE_LIMIT: '100000',
+      LOGIN_RATE_LIMIT: '100000',
+      LOGIN_ADDRESS_RATE_LIMIT: '100000',
+      BOOKING_RATE_LIMIT: '1000000',
+      PENDING_BOOKINGS_LIMIT: '1000000',
+      SAGA_DEADLINE_MS: '600000',
+    };
+    progress('starting the system (one process per Procfile line)');
+    const first = await SagaSystem.start({ compiled: true, env });
+    systems.push(first);
+    const bench = new Bench(first.url!, pool, redisPid);
+    bench.systems.push(first);
+    await bench.prepare();
+
+    // Every discount-eligible booking gets its discount: the quota does not cut the saga short.
+    const admin = {
+      email: `bench-admin-${Date.now()}@example.com`,
+      password: 'bench admin 123',
+      name: 'Admin',
+    };
+    await upsertAdmin(db, admin);
+    const adminClient = new ApiClient(first.url!);
+    await adminClient.enter('/api/auth/login', admin);
+    const put = await adminClient.request('PUT', '/api/admin/config', { dailyDiscountQuota: 1_000_000 });
+    if (put.status !== 200) throw new Error(`config answered ${put.status}: ${await put.text()}`);
+
+    progress('warming up');
+    await bench.step(25, 1, 300);
+
+    const one = await bench.ladder(1);
+    progress('the saga without the gateway: 100 bookings/s, PAYMENT_DELAY_MS=0');
+    await first.restart('payment', { PAYMENT_DELAY_MS: '0' });
+    const overhead = await bench.step(100, 1, 0);
+    await first.restart('payment', { PAYMENT_DELAY_MS: '300' });
+
+    progress('the status endpoint and its ceiling, 32 in flight');
+    const own = await bench.ownBooking();
+    const statusReqPerSec = round(
+      await requestsPerSec(`${first.url}/api/bookings/${own.id}/status`, { cookie: own.cookie }),
+    );
+    ceilings.expressOneQueryReqPerSec = round(await expressCeiling(environment.databaseUrl, own.id));
+
+    progress('a second instance of every worker');
+    const second = await SagaSystem.start({
+      compiled: true,
+      env,
+      processes: workerNames(),
+      envFor: Object.fromEntries(workerNames().map((name) => [name, { CONSUMER_NAME: `bench2-${name}` }])),
+    });
+    systems.push(second);
+    bench.systems.push(second);
+    const two = await bench.ladder(2, Math.max(25, one.maxSustained));
+    const peakRssMb = bench.peakRss();
+
+    const maxSustained = Math.max(one.maxSustained, two.maxSustained);
+    const statusRatio = round(statusReqPerSec / ceilings.expressOneQueryReqPerSec, 2);
+    const sustainedSteps = [...one.steps, ...two.steps].filter((s) => s.sustained);
+    const commitsPerBooking = Math.max(0, ...sustainedSteps.map((s) => s.commitsPerBooking));
+    const workerRss = Math.max(
+      0,
+      ...Object.entries(peakRssMb)
+        .filter(([name]) => !name.startsWith('web'))
+        .map(([, mb]) => mb),
+    );
+    const webRss = peakRssMb.web ?? 0;
+    const targets = [
+      {
+        target: '≥ 300 bookings/s sustained, 300 ms gateway delay',
+        measured: `${maxSustained}/s`,
+        met: maxSustained >= 300,
+      },
+      {
+        target: 'saga p50 ≤ 20 ms at 100/s, no gateway delay',
+        measured: `${overhead.sagaMs.p50} ms`,
+        met: overhead.sagaMs.p50 <= 20,
+      },
+      {
+        target: 'saga p99 ≤ 150 ms at 100/s, no gateway delay',
+        measured: `${overhead.sagaMs.p99} ms`,
+        met: overhead.sagaMs.p99 <= 150,
+      },
+      {
+        target: 'status endpoint ≥ 85 % of Express + one query',
+        measured: `${round(statusRatio * 100)} %`,
+        met: statusRatio >= 0.85,
+      },
+      { target: '≤ 12 commits per booking', measured: `${commitsPerBooking}`, met: commitsPerBooking <= 12 },
+      { target: 'worker RSS ≤ 150 MB', measured: `${workerRss} MB`, met: workerRss <= 150 },
+      { target: 'web RSS ≤ 200 MB', measured: `${webRss} MB`, met: webRss <= 200 },
+    ];
+    const report = {
+      ceilings,
+      steps: [...one.steps, ...two.steps],
+      maxSustained: { oneInstance: one.maxSustained, twoInstances: two.maxSustained },
+      overhead,
+      status: { reqPerSec: statusReqPerSec, ratioToCeiling: statusRatio },
+      peakRssMb,
+      targets,
+    };
+    if (json) {
+      process.stdout.write(`${JSON.stringify(report)}\n`);
+    } else {
+      const out = (line = '') => process.stdout.write(`${line}\n`);
+      out('\nCeilings of this machine, measured in this run');
+      out(`  PostgreSQL durable commits/s, 16 clients   ${ceilings.pgCommitsPerSec16}`);
+      out(
+        `  Redis round trips/s, 1 client / 16 in flight  ${ceilings.redisRoundTripsPerSec1} / ${ceilings.redisRoundTripsPerSec16}`,
+      );
+      out(`  Express + one pg query req/s, 32 in flight  ${ceilings.expressOneQueryReqPerSec}`);
+      out('\nOpen-loop steps (30 % discount-eligible)');
+      out(table([...one.steps, ...two.steps, overhead]));
+      out('\nCPU % per process, last sustained step of each kind');
+      for (const s of [
+        one.steps.filter((x) => x.sustained).at(-1),
+        overhead,
+        two.steps.filter((x) => x.sustained).at(-1),
+      ]) {
+        if (!s) continue;
+        out(
+          `  ${s.instances} inst ${s.rate}/s delay ${s.gatewayDelayMs}: ${Object.entries(s.cpuPercent)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')}`,
+        );
+      }
+      out(
+        `\nStatus endpoint: ${statusReqPerSec} req/s at 32 in flight (${round(statusRatio * 100)} % of the ceiling)`,
+      );
+      out(
+        `Peak RSS MB: ${Object.entries(peakRssMb)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')}`,
+      );
+      out('\nTargets');
+      for (const t of targets) out(`  ${t.met ? 'met    ' : 'NOT met'}  ${t.target}: ${t.measured}`);
+    }
+  } finally {
+    await Promise.allSettled(systems.map((system) => system.stop()));
+    redis.disconnect();
+    await pool.end();
+    await db.destroy();
+    await environment.drop();
+  }
+}
+
+await main();
