@@ -50,6 +50,8 @@ const schema = z
       .refine(isValidGstin, 'a 15-character GSTIN with a valid check character')
       .optional(),
     MAIL_DIR: z.string().trim().min(1).optional(),
+    // Until when a confirmed booking may be cancelled: minutes before its appointment.
+    CANCELLATION_CUTOFF_MINUTES: int(120),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === 'production' && !env.SESSION_SECRET) {

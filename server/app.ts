@@ -91,7 +91,16 @@ export function createApp(deps: AppDeps): Express {
   const paymentDefaults = { mode: config.PAYMENT_SIMULATION_MODE, failureRate: config.PAYMENT_FAILURE_RATE };
   app.use('/api', authApi(authDeps));
   app.use('/api', servicesApi(db));
-  app.use('/api', bookingsApi({ db, clock, deadlineMs: config.SAGA_DEADLINE_MS, published }));
+  app.use(
+    '/api',
+    bookingsApi({
+      db,
+      clock,
+      deadlineMs: config.SAGA_DEADLINE_MS,
+      cancellationCutoffMinutes: config.CANCELLATION_CUTOFF_MINUTES,
+      published,
+    }),
+  );
   app.use('/api', adminApi({ db, clock, paymentDefaults, published }));
   app.use(receiptPages({ db, clinic: clinicOf(config), issueCsrf: tokens.issue }));
   app.use(pages({ ...authDeps, issueCsrf: tokens.issue }));

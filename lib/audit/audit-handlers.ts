@@ -9,7 +9,10 @@ export function auditHandlers(): Handlers {
       .values({
         at: new Date(event.occurredAt),
         type: event.type,
-        actor: event.type === 'ConfigChanged' ? event.data.actor : 'system',
+        actor:
+          event.type === 'ConfigChanged' || event.type === 'CancellationRequested'
+            ? event.data.actor
+            : 'system',
         booking_id: event.bookingId,
         correlation_id: event.correlationId,
         event_id: event.eventId,

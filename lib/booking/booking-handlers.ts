@@ -10,6 +10,7 @@ import { logger } from '../logger.js';
 import { withoutDiscount } from '../pricing/pricing-rules.js';
 import { issueReceipt, recordRefund } from '../receipt/receipt-repository.js';
 import { decide, type Decision, type Emission, type SagaInput, type SagaState } from './booking-saga.js';
+import { cancellationSettled } from './change-rules.js';
 
 async function lockBooking(trx: Trx, bookingId: string | null): Promise<Booking> {
   if (!bookingId) throw new Error('event without a booking id');
@@ -128,7 +129,10 @@ export function bookingHandlers({ clock = systemClock }: { clock?: Clock } = {})
     DiscountQuotaReserved: withFinalPricing(sagaHandler),
     DiscountQuotaSkipped: withFinalPricing(sagaHandler),
     DiscountQuotaRejected: withFinalPricing(sagaHandler),
-    DiscountQuotaReleased: sagaHandler,
+    DiscountQuotaReleased: async (event, context) => {
+      await runSaga(event, context);
+      await settleCancellation(context, event.bookingId);
+    },
     PaymentCompleted: async (event, context) => {
       const { before, decision } = await runSaga(event, context);
       // The receipt number is taken in the confirming transaction: no gap if it rolls back.
@@ -142,17 +146,59 @@ export function bookingHandlers({ clock = systemClock }: { clock?: Clock } = {})
       }
     },
     PaymentFailed: sagaHandler,
-    PaymentRefunded: async (event, { trx }) => {
+    PaymentRefunded: async (event, context) => {
+      const { trx } = context;
       const booking = await lockBooking(trx, event.bookingId);
       await recordTimeline(trx, [event]);
+      await trx
+        .updateTable('booking.bookings')
+        .set({ refunded_paise: event.data.amountPaise, updated_at: sql<Date>`now()` })
+        .where('id', '=', booking.id)
+        .execute();
       await recordRefund(trx, {
         bookingId: booking.id,
         amountPaise: event.data.amountPaise,
         reference: event.data.gatewayReference,
         at: new Date(event.occurredAt),
       });
+      await settleCancellation(context, booking.id);
     },
   };
+}
+
+/** A cancellation whose refund and releases have all arrived ends the booking: CANCELLED. */
+async function settleCancellation(context: HandlerContext, bookingId: string | null): Promise<void> {
+  const booking = await lockBooking(context.trx, bookingId);
+  const settled = cancellationSettled({
+    change: booking.change,
+    status: booking.status,
+    quotaOutcome: booking.quota_outcome,
+    quotaReleased: booking.quota_released,
+    refunded: booking.refunded_paise !== null,
+  });
+  if (!settled) return;
+  const reason = booking.change_reason ?? 'Cancelled at the patient’s request.';
+  const inviteSequence = booking.invite_sequence + 1;
+  const cancelled = context.emit('BookingCancelled', {
+    reference: booking.reference,
+    refundPaise: booking.refunded_paise ?? 0,
+    reason: booking.change_reason,
+    patient: { name: booking.patient_name, email: booking.patient_email },
+    inviteSequence,
+  });
+  await context.trx
+    .updateTable('booking.bookings')
+    .set({
+      status: 'CANCELLED',
+      change: null,
+      reason,
+      invite_sequence: inviteSequence,
+      updated_at: sql<Date>`now()`,
+    })
+    .where('id', '=', booking.id)
+    .execute();
+  await recordTimeline(context.trx, [cancelled]);
+  logger.info('booking cancelled', { refundPaise: booking.refunded_paise });
 }
 
 /** The quota decision fixes the price the patient pays: with the discount only if a slot was reserved. */

@@ -41,7 +41,9 @@ export const SAGA_STEP_ORDER = [
   'BookingConfirmed',
   'BookingRejected',
   'BookingFailed',
+  'CancellationRequested',
   'PaymentRefunded',
+  'BookingCancelled',
 ] as const satisfies readonly EventType[];
 
 export const QUOTA_REJECTED_REASON = 'Daily discount quota reached. Please try again tomorrow.';

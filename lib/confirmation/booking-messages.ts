@@ -4,7 +4,7 @@ import { istDate } from '../clock.js';
 import { receiptDocument, type Clinic } from '../receipt/receipt.js';
 import { renderReceiptPdf } from '../receipt/receipt-pdf.js';
 import { findReceipt } from '../receipt/receipt-repository.js';
-import { composeConfirmation } from './confirmation-message.js';
+import { composeCancellation, composeConfirmation } from './confirmation-message.js';
 import type { MailMessage } from './mailer.js';
 import { findVisit } from './visit.js';
 
@@ -36,6 +36,27 @@ export async function confirmationFor(
     clinic: options.clinic,
     from: options.from,
     sequence: 0,
+    at: new Date(event.occurredAt),
+  });
+}
+
+/** The cancellation email of a booking, with the refund and the invite withdrawn. */
+export async function cancellationFor(
+  db: Db | Trx,
+  event: Event<'BookingCancelled'>,
+  options: MessageOptions,
+): Promise<MailMessage> {
+  const bookingId = event.bookingId as string;
+  return composeCancellation({
+    bookingId,
+    reference: event.data.reference,
+    patient: event.data.patient,
+    refundPaise: event.data.refundPaise,
+    reason: event.data.reason,
+    visit: (await findVisit(db, bookingId)) ?? { walkInDay: istDate(new Date(event.occurredAt)) },
+    clinic: options.clinic,
+    from: options.from,
+    sequence: event.data.inviteSequence,
     at: new Date(event.occurredAt),
   });
 }

@@ -1,7 +1,7 @@
 import type { Handlers } from '../bus/consumer.js';
 import { logger } from '../logger.js';
 import type { Clinic } from '../receipt/receipt.js';
-import { confirmationFor } from './booking-messages.js';
+import { cancellationFor, confirmationFor } from './booking-messages.js';
 import type { MailChannel, Mailer } from './mailer.js';
 
 /**
@@ -31,6 +31,24 @@ export function confirmationHandlers({
       if (!inserted) return;
       await mailer.send(await confirmationFor(trx, event, { clinic, from }));
       logger.info('confirmation sent', { channel, reference });
+    },
+    BookingCancelled: async (event, { trx }) => {
+      const { reference, patient, inviteSequence } = event.data;
+      const inserted = await trx
+        .insertInto('confirmation.notices')
+        .values({
+          booking_id: event.bookingId as string,
+          kind: 'cancellation',
+          sequence: inviteSequence,
+          channel,
+          recipient: patient.email,
+        })
+        .onConflict((conflict) => conflict.doNothing())
+        .returning('booking_id')
+        .executeTakeFirst();
+      if (!inserted) return;
+      await mailer.send(await cancellationFor(trx, event, { clinic, from }));
+      logger.info('cancellation sent', { channel, reference });
     },
   };
 }

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import ejs from 'ejs';
 import { formatInr } from '../money.js';
+import { amountInWords } from '../receipt/amount-in-words.js';
 import { projectRoot } from '../paths.js';
 import type { Clinic, ReceiptDocument } from '../receipt/receipt.js';
 import { formatLongDate } from '../receipt/receipt-format.js';
@@ -118,5 +119,56 @@ export async function composeConfirmation(input: ConfirmationInput): Promise<Mai
           },
         ]
       : [],
+  };
+}
+
+export interface CancellationInput {
+  bookingId: string;
+  reference: string;
+  patient: { name: string; email: string };
+  refundPaise: number;
+  reason: string | null;
+  visit: Visit;
+  clinic: Clinic;
+  from: string;
+  /** Above the SEQUENCE of every invite sent for the booking, so calendars take it. */
+  sequence: number;
+  at: Date;
+}
+
+/** The cancellation email: text and HTML with the refund, and the invite withdrawn (METHOD:CANCEL). */
+export async function composeCancellation(input: CancellationInput): Promise<MailMessage> {
+  const when = describeVisit(input.visit);
+  const refund = formatInr(input.refundPaise);
+  const text = [
+    `Dear ${input.patient.name},`,
+    '',
+    `Your booking ${input.reference} at ${input.clinic.name} (${when}) is cancelled.`,
+    ...(input.reason ? [`Reason: ${input.reason}`] : []),
+    '',
+    `Refund: ${refund} (${amountInWords(input.refundPaise)}), to the card you paid with.`,
+    'The visit has been removed from your calendar with the attached update.',
+  ].join('\n');
+  const html = await ejs.renderFile(template('cancellation'), { ...input, when, refund });
+  return {
+    to: input.patient.email,
+    subject: `Booking ${input.reference} cancelled: ${refund} refunded`,
+    text,
+    html,
+    icalEvent: {
+      method: 'CANCEL',
+      filename: 'cancel.ics',
+      content: buildInvite({
+        bookingId: input.bookingId,
+        reference: input.reference,
+        visit: input.visit,
+        clinic: input.clinic,
+        organizer: parseMailbox(input.from),
+        attendee: input.patient,
+        sequence: input.sequence,
+        method: 'CANCEL',
+        at: input.at,
+      }),
+    },
   };
 }

@@ -69,6 +69,14 @@ export interface BookingsTable {
   created_at: CreatedAt;
   updated_at: UpdatedAt;
   finished_at: Date | null;
+  /** A change of a confirmed booking under way. */
+  change: Generated<'cancelling' | null>;
+  change_reason: Generated<string | null>;
+  change_actor: Generated<string | null>;
+  change_requested_at: Generated<Date | null>;
+  change_idempotency_key: Generated<string | null>;
+  refunded_paise: Generated<number | null>;
+  invite_sequence: Generated<number>;
 }
 
 export interface BookingServicesTable {
@@ -154,6 +162,15 @@ export interface ConfirmationsTable {
   sent_at: CreatedAt;
 }
 
+export interface NoticesTable {
+  booking_id: string;
+  kind: 'cancellation';
+  sequence: number;
+  channel: 'email' | 'file' | 'log';
+  recipient: string;
+  sent_at: CreatedAt;
+}
+
 export interface AuditEntriesTable {
   id: Generated<number>;
   at: Date;
@@ -210,6 +227,7 @@ export interface Database {
   'payment.settings': PaymentSettingsTable;
   'payment.payments': PaymentsTable;
   'confirmation.confirmations': ConfirmationsTable;
+  'confirmation.notices': NoticesTable;
   'audit.entries': AuditEntriesTable;
   'bus.outbox': OutboxTable;
   'bus.inbox': InboxTable;

@@ -1,4 +1,4 @@
-import { randomBytes, randomInt } from 'node:crypto';
+import { createHash, randomBytes, randomInt } from 'node:crypto';
 import type { PaymentMode } from '../db/schema.js';
 
 export interface GatewaySettings {
@@ -25,4 +25,17 @@ export async function simulateCharge(
 
 export function gatewayReference(kind: 'pay' | 'rfnd'): string {
   return `${kind}_sim_${randomBytes(8).toString('hex')}`;
+}
+
+/**
+ * A refund at the simulated gateway. As a real gateway does with an idempotency key, a repeat of
+ * the same key answers the first refund's reference, so a retried refund never pays out twice.
+ */
+export async function simulateRefund(
+  settings: Pick<GatewaySettings, 'delayMs'>,
+  refund: { idempotencyKey: string; amountPaise: number },
+): Promise<{ ok: true; reference: string }> {
+  if (settings.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, settings.delayMs));
+  const digest = createHash('sha256').update(refund.idempotencyKey).digest('hex').slice(0, 16);
+  return { ok: true, reference: `rfnd_sim_${digest}` };
 }

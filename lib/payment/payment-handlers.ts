@@ -3,7 +3,13 @@ import type { Handler, Handlers } from '../bus/consumer.js';
 import type { Trx } from '../db/database.js';
 import type { PaymentMode, PaymentsTable } from '../db/schema.js';
 import { logger } from '../logger.js';
-import { gatewayReference, simulateCharge, type ChargeResult, type GatewaySettings } from './gateway.js';
+import {
+  gatewayReference,
+  simulateCharge,
+  simulateRefund,
+  type ChargeResult,
+  type GatewaySettings,
+} from './gateway.js';
 
 export interface PaymentDefaults {
   mode: PaymentMode;
@@ -98,6 +104,28 @@ export function paymentHandlers(options: { defaults: PaymentDefaults; random?: (
         reason: event.data.reason,
       });
       logger.warn('payment refunded', { amountPaise: payment.amount_paise, cause: event.data.cause });
+    },
+    // A cancelled booking is refunded in full, once (the gateway's idempotency key is the booking's).
+    CancellationRequested: async (event, { trx, emit }) => {
+      const bookingId = event.bookingId as string;
+      const payment = await lockPayment(trx, bookingId, 'CANCELLED');
+      if (payment.status !== 'COMPLETED') return;
+      const amountPaise = payment.amount_paise ?? 0;
+      const refund = await simulateRefund(options.defaults, {
+        idempotencyKey: `refund:${bookingId}`,
+        amountPaise,
+      });
+      await trx
+        .updateTable('payment.payments')
+        .set({ status: 'REFUNDED', updated_at: sql<Date>`now()` })
+        .where('booking_id', '=', bookingId)
+        .execute();
+      emit('PaymentRefunded', {
+        amountPaise,
+        gatewayReference: refund.reference,
+        reason: event.data.reason ?? 'Booking cancelled.',
+      });
+      logger.info('payment refunded for a cancellation', { amountPaise });
     },
     ConfigChanged: async (event, { trx }) => {
       await trx

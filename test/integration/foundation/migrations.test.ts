@@ -5,7 +5,7 @@ import { migrateToLatest } from '../../../lib/db/migrate.js';
 import { runNode } from '../../support/api-process.js';
 import { createTestEnvironment, type TestEnvironment } from '../../support/test-env.js';
 
-const ALL_MIGRATIONS = ['0001-initial', '0006-receipts'];
+const ALL_MIGRATIONS = ['0001-initial', '0006-receipts', '0007-cancellation'];
 
 describe('migrations', function () {
   this.timeout(30_000);
