@@ -9,12 +9,24 @@ export interface MimePart {
   parts: MimePart[];
 }
 
+/** RFC 2047 encoded words ("=?UTF-8?Q?…?=" and "=?UTF-8?B?…?=") back to text. */
+function decodeWords(value: string): string {
+  return value
+    .replace(/\?=\s+=\?/g, '?==?')
+    .replace(/=\?([^?]+)\?([QB])\?([^?]*)\?=/gi, (_, _charset: string, kind: string, text: string) =>
+      kind.toUpperCase() === 'B'
+        ? Buffer.from(text, 'base64').toString('utf8')
+        : decode(text.replace(/_/g, ' '), 'quoted-printable').toString('utf8'),
+    );
+}
+
 function parseHeaders(block: string): Record<string, string> {
   const headers: Record<string, string> = {};
   // Folded lines continue the header above.
   for (const line of block.replace(/\r?\n[ \t]+/g, ' ').split(/\r?\n/)) {
     const colon = line.indexOf(':');
-    if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+    if (colon > 0)
+      headers[line.slice(0, colon).trim().toLowerCase()] = decodeWords(line.slice(colon + 1).trim());
   }
   return headers;
 }
