@@ -30,4 +30,10 @@ export default tseslint.config(
     },
   },
   { files: ['lib/ops/**', 'test/bench/**'], rules: { 'no-console': 'off' } },
+  {
+    files: ['public/js/**'],
+    languageOptions: {
+      globals: { location: 'readonly', history: 'readonly', crypto: 'readonly' },
+    },
+  },
 );

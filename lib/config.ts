@@ -11,7 +11,6 @@ const schema = z
     NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
     PORT: int(3000, 1).pipe(z.number().max(65535)),
     DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default('postgres://postgres@127.0.0.1:5432/clinic'),
-    DATABASE_POOL_SIZE: int(10, 1),
     REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
     REDIS_PREFIX: z
       .string()
@@ -39,6 +38,14 @@ const schema = z
     BUS_BLOCK_MS: int(2_000, 10),
     BUS_POLL_MS: int(1_000, 10),
     SHUTDOWN_TIMEOUT_MS: int(25_000, 100),
+    // Reliability: the connection budget, timeouts, re-drive of lost work, retention.
+    DATABASE_CONNECTION_BUDGET: int(90, 2),
+    DATABASE_PROCESSES: int(13, 1),
+    DATABASE_POOL_SIZE: z.coerce.number().int().min(1).optional(),
+    DATABASE_STATEMENT_TIMEOUT_MS: int(15_000, 100),
+    SAGA_REDRIVE_AFTER_MS: int(30_000, 100),
+    SAGA_REDRIVE_LIMIT: int(5, 0),
+    BUS_INBOX_RETENTION_DAYS: int(7, 1),
 
     // The clinic on receipts, invites and emails.
     CLINIC_NAME: z.string().trim().min(1).max(120).optional(),
@@ -59,12 +66,24 @@ const schema = z
     }
   });
 
-export type Config = z.infer<typeof schema> & { SESSION_SECRET: string; MAIL_DIR: string };
+export type Config = z.infer<typeof schema> & {
+  SESSION_SECRET: string;
+  DATABASE_POOL_SIZE: number;
+  MAIL_DIR: string;
+};
 
 export class ConfigError extends Error {}
 
 // A development secret keeps `npm run dev` zero-config; production must set its own (checked above).
 const DEV_SESSION_SECRET = 'development-only-session-secret-change-me';
+
+/**
+ * Each process's share of the connection budget, less the one connection its outbox relay LISTENs on:
+ * web + every worker instance together stay under the database's connection limit.
+ */
+function poolSizeWithin(env: { DATABASE_CONNECTION_BUDGET: number; DATABASE_PROCESSES: number }): number {
+  return Math.max(1, Math.floor(env.DATABASE_CONNECTION_BUDGET / env.DATABASE_PROCESSES) - 1);
+}
 
 /** Parses the environment once; a wrong value names the variable in one line. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -77,6 +96,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     ...parsed.data,
     SESSION_SECRET: parsed.data.SESSION_SECRET ?? DEV_SESSION_SECRET,
+    DATABASE_POOL_SIZE: parsed.data.DATABASE_POOL_SIZE ?? poolSizeWithin(parsed.data),
     MAIL_DIR: parsed.data.MAIL_DIR ?? path.join(tmpdir(), 'clinic-mail'),
   };
 }

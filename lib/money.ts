@@ -62,3 +62,17 @@ function assertBasisPoints(basisPoints: number): void {
     throw new RangeError(`basis points must be an integer from 0 to 10000, got ${String(basisPoints)}`);
   }
 }
+
+const RUPEES = /^(\d+|\d{1,3}(,\d{3})+|\d{1,3}(,\d{2})*,\d{3})(\.\d{1,2})?$/;
+
+/**
+ * Rupees as an admin types them ("1234.50", "1,234.50", "1,23,456", "₹99") → integer paise, by string
+ * arithmetic (no float); null when it is not an amount with at most two decimals.
+ */
+export function parseRupeesToPaise(text: string): number | null {
+  const trimmed = text.trim().replace(/^₹\s*/, '');
+  if (!RUPEES.test(trimmed)) return null;
+  const [whole = '0', fraction = ''] = trimmed.replace(/,/g, '').split('.');
+  const paise = Number(whole) * 100 + Number(fraction.padEnd(2, '0'));
+  return Number.isSafeInteger(paise) ? paise : null;
+}

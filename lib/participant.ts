@@ -1,12 +1,14 @@
 import type { Redis } from 'ioredis';
-import { StreamConsumer, type Handlers } from './bus/consumer.js';
+import { StreamConsumer, type Handler, type Handlers, type TwoStepHandler } from './bus/consumer.js';
 import { busMetricsRecorder } from './bus/bus-metrics.js';
 import { consumerName, createRedis } from './bus/redis.js';
 import { OutboxRelay } from './bus/relay.js';
 import { trimStream } from './bus/trim.js';
 import { streamNames } from './events/catalogue.js';
 import { errorFields, logger } from './logger.js';
-import { bootProcess, quitRedis, type ProcessBase } from './process.js';
+import { bootProcess, quitRedis, untilAvailable, type ProcessBase } from './process.js';
+import { currentConfigEvent } from './settings/settings-service.js';
+import type { Db } from './db/database.js';
 
 export interface Participant {
   /** The consumer group: one per saga participant. */
@@ -37,6 +39,7 @@ export async function runParticipant(participant: Participant): Promise<void> {
     pollMs: config.BUS_POLL_MS,
     hooks: metrics.hooks,
   });
+  const handlers = participant.handlers({ ...base, redis });
   const consumer = new StreamConsumer({
     db,
     redis,
@@ -44,11 +47,13 @@ export async function runParticipant(participant: Participant): Promise<void> {
     prefix: config.REDIS_PREFIX,
     group: participant.group,
     consumer: consumerName(config),
-    handlers: participant.handlers({ ...base, redis }),
+    handlers,
     batchSize: config.BUS_BATCH_SIZE,
     blockMs: config.BUS_BLOCK_MS,
     claimIdleMs: config.BUS_CLAIM_IDLE_MS,
     maxDeliveries: config.BUS_MAX_DELIVERIES,
+    // One connection of the pool stays free for the relay and the background work.
+    maxTransactions: Math.max(1, config.DATABASE_POOL_SIZE - 1),
     transactionPerBatch: participant.transactionPerBatch ?? false,
     onEmitted: () => relay.kick(),
     hooks: metrics.hooks,
@@ -62,11 +67,13 @@ export async function runParticipant(participant: Participant): Promise<void> {
   }, TRIM_INTERVAL_MS);
   trimmer.unref();
 
-  await relay.start();
-  await consumer.start();
-  const background = participant.background?.({ ...base, redis, relay });
-
-  lifecycle.onShutdown('background', () => background?.stop());
+  // The shutdown steps are in place before any start-up work: a SIGTERM during recovery stops cleanly.
+  const started: { background?: { stop(): Promise<void> | void } } = {};
+  let stopped = false;
+  lifecycle.onShutdown('intake', () => {
+    stopped = true;
+  });
+  lifecycle.onShutdown('background', () => started.background?.stop());
   lifecycle.onShutdown('consumer', () => consumer.stop());
   lifecycle.onShutdown('trimmer', () => clearInterval(trimmer));
   lifecycle.onShutdown('relay', () => relay.stop());
@@ -76,5 +83,37 @@ export async function runParticipant(participant: Participant): Promise<void> {
     blockingRedis.disconnect();
   });
   lifecycle.onShutdown('database', () => db.destroy());
+
+  await relay.start();
+  if (handlers.ConfigChanged) {
+    const apply = handlers.ConfigChanged;
+    await untilAvailable(
+      'current configuration',
+      () => applyCurrentConfig(db, apply),
+      () => stopped,
+    );
+  }
+  if (stopped) return;
+  await consumer.start();
+  if (stopped) return;
+  started.background = participant.background?.({ ...base, redis, relay });
   logger.info('participant ready', { group: participant.group, streams: consumer.subscribedStreams });
+}
+
+/** Applies the committed configuration through the participant's own ConfigChanged handler (by version). */
+async function applyCurrentConfig(
+  db: Db,
+  handler: Handler<'ConfigChanged'> | TwoStepHandler<'ConfigChanged'>,
+): Promise<void> {
+  const event = await currentConfigEvent(db);
+  await db.transaction().execute(async (trx) => {
+    const context = {
+      trx,
+      emit: () => {
+        throw new Error('applying the configuration at start emits nothing');
+      },
+    };
+    if (typeof handler === 'function') await handler(event, context);
+    else await handler.inside(event, context, undefined);
+  });
 }

@@ -5,7 +5,6 @@ import type { Redis } from 'ioredis';
 import type { Clock } from '../lib/clock.js';
 import { clinicOf, type Config } from '../lib/config.js';
 import type { Db } from '../lib/db/database.js';
-import { formatInr } from '../lib/money.js';
 import { projectRoot } from '../lib/paths.js';
 import { configurePassport } from './auth/passport.js';
 import { createLimiter } from './auth/rate-limit.js';
@@ -13,13 +12,16 @@ import { sessionMiddleware } from './auth/session.js';
 import { requestContext } from './middleware/context.js';
 import { errorHandler, notFound } from './middleware/errors.js';
 import { adminApi } from './routes/admin.js';
+import { ADMIN_NAV, adminPages } from './routes/admin-pages.js';
 import { authApi } from './routes/auth.js';
 import { bookingsApi } from './routes/bookings.js';
 import { healthRoutes } from './routes/health.js';
-import { pages } from './routes/pages.js';
+import { pages } from './routes/pages/index.js';
+import { quoteApi } from './routes/quote.js';
 import { receiptPages } from './routes/receipts.js';
 import { servicesApi } from './routes/services.js';
 import { csrf, securityHeaders } from './security.js';
+import { viewHelpers } from './views/helpers.js';
 
 export interface AppDeps {
   config: Config;
@@ -39,12 +41,17 @@ export function createApp(deps: AppDeps): Express {
   app.set('view engine', 'ejs');
   app.set('trust proxy', secure ? 1 : false);
   app.disable('x-powered-by');
-  app.locals.formatInr = formatInr;
+  Object.assign(app.locals, viewHelpers, { adminNav: ADMIN_NAV });
 
   app.use(requestContext);
   app.use(securityHeaders());
   app.use(healthRoutes({ db, redis, prefix: config.REDIS_PREFIX }));
   app.use(express.static(path.join(projectRoot, 'public'), { maxAge: secure ? '1h' : 0 }));
+  // The dashboard's charts, served by the app itself (no CDN): only the library's built files.
+  app.use(
+    '/vendor/chart.js',
+    express.static(path.join(projectRoot, 'node_modules/chart.js/dist'), { maxAge: secure ? '1d' : 0 }),
+  );
   app.use(express.json({ limit: '32kb' }));
   app.use(express.urlencoded({ extended: false, limit: '32kb' }));
   app.use(cookieParser());
@@ -55,6 +62,9 @@ export function createApp(deps: AppDeps): Express {
   const tokens = csrf({ secret: config.SESSION_SECRET, secure });
   app.use((req, res, next) => {
     res.locals.user = req.user ?? null;
+    res.locals.currentPath = req.path;
+    // Issued only when a page is rendered (render reads the locals), so API calls set no CSRF cookie.
+    Object.defineProperty(res.locals, 'csrfToken', { enumerable: true, get: () => tokens.issue(req, res) });
     next();
   });
 
@@ -101,9 +111,12 @@ export function createApp(deps: AppDeps): Express {
       published,
     }),
   );
-  app.use('/api', adminApi({ db, clock, paymentDefaults, published }));
-  app.use(receiptPages({ db, clinic: clinicOf(config), issueCsrf: tokens.issue }));
-  app.use(pages({ ...authDeps, issueCsrf: tokens.issue }));
+  app.use('/api', quoteApi({ db, clock }));
+  const adminDeps = { db, redis, prefix: config.REDIS_PREFIX, clock, paymentDefaults, published };
+  app.use('/api', adminApi(adminDeps));
+  app.use(adminPages(adminDeps));
+  app.use(receiptPages({ db, clinic: clinicOf(config) }));
+  app.use(pages({ ...authDeps, clock, deadlineMs: config.SAGA_DEADLINE_MS, published }));
 
   app.use(notFound);
   app.use(errorHandler);

@@ -3,13 +3,20 @@ import type { Handler, Handlers, HandlerContext } from '../bus/consumer.js';
 import type { Db, Trx } from '../db/database.js';
 import type { Booking } from '../db/schema.js';
 import { createEvent, type Event } from '../events/catalogue.js';
-import { appendToOutbox } from '../bus/outbox.js';
+import { appendToOutbox, republish } from '../bus/outbox.js';
 import { systemClock, type Clock } from '../clock.js';
 import { runWithContext } from '../context.js';
 import { logger } from '../logger.js';
 import { withoutDiscount } from '../pricing/pricing-rules.js';
 import { issueReceipt, recordRefund } from '../receipt/receipt-repository.js';
-import { decide, type Decision, type Emission, type SagaInput, type SagaState } from './booking-saga.js';
+import {
+  awaitedStep,
+  decide,
+  type Decision,
+  type Emission,
+  type SagaInput,
+  type SagaState,
+} from './booking-saga.js';
 import { cancellationSettled } from './change-rules.js';
 
 async function lockBooking(trx: Trx, bookingId: string | null): Promise<Booking> {
@@ -30,6 +37,9 @@ function sagaState(booking: Booking): SagaState {
     compensating: booking.compensating,
     quotaOutcome: booking.quota_outcome,
     quotaReleased: booking.quota_released,
+    paymentOutcome: booking.payment_outcome,
+    refunded: booking.refunded,
+    cancelling: booking.change === 'cancelling',
     reference: booking.reference,
     patient: { name: booking.patient_name, email: booking.patient_email },
     finalPaise: booking.final_paise,
@@ -54,9 +64,23 @@ async function recordTimeline(trx: Trx, events: readonly Event[]): Promise<void>
     .execute();
 }
 
+export interface RedriveOptions {
+  /** A saga that made no progress for this long is asked again for what it waits on. */
+  afterMs: number;
+  /** Re-drives of one saga before giving up (logged): the limit for what is only not confirmed is 1. */
+  limit: number;
+}
+
 /** Applies a decision: the new state, the timeline, and the emitted events, in the caller's transaction. */
-async function apply(trx: Trx, booking: Booking, state: SagaState, emitted: Event[]): Promise<void> {
+async function apply(
+  trx: Trx,
+  booking: Booking,
+  state: SagaState,
+  emitted: Event[],
+  redrive: RedriveOptions,
+): Promise<void> {
   const finished = state.status !== 'PENDING' && booking.status === 'PENDING';
+  const progressed = JSON.stringify(state) !== JSON.stringify(sagaState(booking));
   await trx
     .updateTable('booking.bookings')
     .set({
@@ -64,9 +88,20 @@ async function apply(trx: Trx, booking: Booking, state: SagaState, emitted: Even
       compensating: state.compensating,
       quota_outcome: state.quotaOutcome,
       quota_released: state.quotaReleased,
+      payment_outcome: state.paymentOutcome,
+      refunded: state.refunded,
       reason: state.reason,
       updated_at: sql<Date>`now()`,
       ...(finished ? { finished_at: sql<Date>`now()` } : {}),
+      // Progress restarts the re-drive clock; a duplicate leaves it as it was.
+      ...(progressed
+        ? {
+            redrives: 0,
+            redrive_at: awaitedStep(state)
+              ? sql<Date>`now() + ${redrive.afterMs} * interval '1 millisecond'`
+              : null,
+          }
+        : {}),
     })
     .where('id', '=', booking.id)
     .execute();
@@ -80,24 +115,31 @@ type SagaEventType = Exclude<SagaInput['type'], 'DeadlinePassed'>;
 async function runSaga(
   event: Event<SagaEventType>,
   context: HandlerContext,
+  redrive: RedriveOptions,
 ): Promise<{ before: Booking; decision: Decision }> {
   const booking = await lockBooking(context.trx, event.bookingId);
   await recordTimeline(context.trx, [event as Event]);
   const decision = decide(sagaState(booking), event as SagaInput);
   const emitted = decision.emit.map((emission) => emitFrom(context, emission));
-  await apply(context.trx, booking, decision.state, emitted);
+  await apply(context.trx, booking, decision.state, emitted, redrive);
   return { before: booking, decision };
 }
 
-const sagaHandler: Handler<SagaEventType> = async (event, context) => {
-  await runSaga(event, context);
-};
+const sagaHandler =
+  (redrive: RedriveOptions): Handler<SagaEventType> =>
+  async (event, context) => {
+    await runSaga(event, context, redrive);
+  };
 
 function emitFrom(context: HandlerContext, emission: Emission): Event {
   return context.emit(emission.type, emission.data as never) as Event;
 }
 
-export function bookingHandlers({ clock = systemClock }: { clock?: Clock } = {}): Handlers {
+export function bookingHandlers(
+  redrive: RedriveOptions,
+  { clock = systemClock }: { clock?: Clock } = {},
+): Handlers {
+  const saga = sagaHandler(redrive);
   return {
     PricingCalculated: async (event, { trx }) => {
       const booking = await lockBooking(trx, event.bookingId);
@@ -126,15 +168,15 @@ export function bookingHandlers({ clock = systemClock }: { clock?: Clock } = {})
           .execute();
       }
     },
-    DiscountQuotaReserved: withFinalPricing(sagaHandler),
-    DiscountQuotaSkipped: withFinalPricing(sagaHandler),
-    DiscountQuotaRejected: withFinalPricing(sagaHandler),
+    DiscountQuotaReserved: withFinalPricing(saga),
+    DiscountQuotaSkipped: withFinalPricing(saga),
+    DiscountQuotaRejected: withFinalPricing(saga),
     DiscountQuotaReleased: async (event, context) => {
-      await runSaga(event, context);
-      await settleCancellation(context, event.bookingId);
+      await runSaga(event, context, redrive);
+      await settleCancellation(context, event.bookingId, redrive);
     },
     PaymentCompleted: async (event, context) => {
-      const { before, decision } = await runSaga(event, context);
+      const { before, decision } = await runSaga(event, context, redrive);
       // The receipt number is taken in the confirming transaction: no gap if it rolls back.
       if (before.status !== 'CONFIRMED' && decision.state.status === 'CONFIRMED') {
         await issueReceipt(context.trx, {
@@ -145,60 +187,61 @@ export function bookingHandlers({ clock = systemClock }: { clock?: Clock } = {})
         });
       }
     },
-    PaymentFailed: sagaHandler,
+    PaymentFailed: saga,
     PaymentRefunded: async (event, context) => {
-      const { trx } = context;
-      const booking = await lockBooking(trx, event.bookingId);
-      await recordTimeline(trx, [event]);
-      await trx
-        .updateTable('booking.bookings')
-        .set({ refunded_paise: event.data.amountPaise, updated_at: sql<Date>`now()` })
-        .where('id', '=', booking.id)
-        .execute();
-      await recordRefund(trx, {
-        bookingId: booking.id,
+      await runSaga(event, context, redrive);
+      await recordRefund(context.trx, {
+        bookingId: event.bookingId as string,
         amountPaise: event.data.amountPaise,
         reference: event.data.gatewayReference,
         at: new Date(event.occurredAt),
       });
-      await settleCancellation(context, booking.id);
+      await settleCancellation(context, event.bookingId, redrive);
     },
   };
 }
 
 /** A cancellation whose refund and releases have all arrived ends the booking: CANCELLED. */
-async function settleCancellation(context: HandlerContext, bookingId: string | null): Promise<void> {
+async function settleCancellation(
+  context: HandlerContext,
+  bookingId: string | null,
+  redrive: RedriveOptions,
+): Promise<void> {
   const booking = await lockBooking(context.trx, bookingId);
   const settled = cancellationSettled({
     change: booking.change,
     status: booking.status,
     quotaOutcome: booking.quota_outcome,
     quotaReleased: booking.quota_released,
-    refunded: booking.refunded_paise !== null,
+    refunded: booking.refunded,
   });
   if (!settled) return;
-  const reason = booking.change_reason ?? 'Cancelled at the patient’s request.';
+  const receipt = await context.trx
+    .selectFrom('booking.receipts')
+    .select('refunded_paise')
+    .where('booking_id', '=', booking.id)
+    .executeTakeFirst();
   const inviteSequence = booking.invite_sequence + 1;
   const cancelled = context.emit('BookingCancelled', {
     reference: booking.reference,
-    refundPaise: booking.refunded_paise ?? 0,
+    refundPaise: receipt?.refunded_paise ?? booking.final_paise ?? 0,
     reason: booking.change_reason,
     patient: { name: booking.patient_name, email: booking.patient_email },
     inviteSequence,
   });
+  const state: SagaState = { ...sagaState(booking), status: 'CANCELLED', cancelling: false };
+  await apply(context.trx, booking, state, [cancelled], redrive);
   await context.trx
     .updateTable('booking.bookings')
     .set({
-      status: 'CANCELLED',
       change: null,
-      reason,
+      reason: booking.change_reason ?? 'Cancelled at the patient’s request.',
       invite_sequence: inviteSequence,
-      updated_at: sql<Date>`now()`,
+      finished_at: sql<Date>`now()`,
     })
     .where('id', '=', booking.id)
     .execute();
-  await recordTimeline(context.trx, [cancelled]);
-  logger.info('booking cancelled', { refundPaise: booking.refunded_paise });
+  logger.info('booking cancelled', { refundPaise: receipt?.refunded_paise });
 }
 
 /** The quota decision fixes the price the patient pays: with the discount only if a slot was reserved. */
@@ -230,7 +273,12 @@ function withFinalPricing<
  * Fails the bookings whose saga passed its deadline, with compensation. SKIP LOCKED lets several
  * booking workers sweep at once; a booking being handled right now is taken on the next sweep.
  */
-export async function failOverdueBookings(db: Db, now: Date, limit = 100): Promise<number> {
+export async function failOverdueBookings(
+  db: Db,
+  now: Date,
+  redrive: RedriveOptions,
+  limit = 100,
+): Promise<number> {
   return db.transaction().execute(async (trx) => {
     const overdue = await trx
       .selectFrom('booking.bookings')
@@ -249,11 +297,83 @@ export async function failOverdueBookings(db: Db, now: Date, limit = 100): Promi
         const emitted = decision.emit.map(
           (emission) => createEvent(emission.type, emission.data as never, origin) as Event,
         );
-        await apply(trx, booking, decision.state, emitted);
+        await apply(trx, booking, decision.state, emitted, redrive);
         await appendToOutbox(trx, emitted);
         logger.warn('booking passed its deadline', { deadlineAt: booking.deadline_at.toISOString() });
       });
     }
     return overdue.length;
+  });
+}
+
+/**
+ * Re-drives sagas that made no progress for a while: publishes again (same event id) the saga's own
+ * event for the step it waits on. Participants that had it skip it but publish again what it led to,
+ * so an event Redis lost is made good along the whole chain. Returns how many sagas were re-driven.
+ */
+export async function redriveStalledSagas(
+  db: Db,
+  now: Date,
+  redrive: RedriveOptions,
+  limit = 100,
+): Promise<number> {
+  return db.transaction().execute(async (trx) => {
+    const stalled = await trx
+      .selectFrom('booking.bookings')
+      .selectAll()
+      .where((eb) =>
+        eb.or([
+          eb('redrive_at', '<', now),
+          // Never heard from since it was requested (its BookingRequested itself may be lost).
+          eb.and([
+            eb('redrive_at', 'is', null),
+            eb('redrives', '=', 0),
+            eb('status', '=', 'PENDING'),
+            eb('updated_at', '<', new Date(now.getTime() - redrive.afterMs)),
+          ]),
+        ]),
+      )
+      .orderBy('updated_at')
+      .limit(limit)
+      .forUpdate()
+      .skipLocked()
+      .execute();
+    let redriven = 0;
+    for (const booking of stalled) {
+      await runWithContext({ correlationId: booking.correlation_id, bookingId: booking.id }, async () => {
+        const awaited = awaitedStep(sagaState(booking));
+        const limitFor = awaited?.owed ? redrive.limit : Math.min(redrive.limit, 1);
+        const event = awaited
+          ? await trx
+              .selectFrom('booking.timeline')
+              .select('event_id')
+              .where('booking_id', '=', booking.id)
+              .where('type', '=', awaited.event)
+              .executeTakeFirst()
+          : undefined;
+        const attempt = booking.redrives + 1;
+        if (awaited && event && booking.redrives < limitFor) {
+          const published = await republish(trx, [event.event_id]);
+          // A row past the outbox's retention is gone: nothing left to publish again.
+          if (published === 0)
+            logger.warn('re-drive found no event to publish again', { type: awaited.event });
+          else logger.warn('saga re-driven', { type: awaited.event, attempt, status: booking.status });
+          redriven++;
+        } else if (awaited?.owed) {
+          logger.error('saga still waits after its re-drives; see the runbook', { type: awaited.event });
+        }
+        const again = awaited && attempt < limitFor;
+        await trx
+          .updateTable('booking.bookings')
+          .set({
+            redrives: attempt,
+            // Each re-drive waits twice as long as the one before.
+            redrive_at: again ? new Date(now.getTime() + redrive.afterMs * 2 ** attempt) : null,
+          })
+          .where('id', '=', booking.id)
+          .execute();
+      });
+    }
+    return redriven;
   });
 }

@@ -10,6 +10,11 @@ export interface SagaState {
   compensating: boolean;
   quotaOutcome: 'reserved' | 'skipped' | 'rejected' | null;
   quotaReleased: boolean;
+  /** What the booking heard of its payment (a late one included), and whether a refund was confirmed. */
+  paymentOutcome: 'completed' | 'failed' | null;
+  refunded: boolean;
+  /** A cancellation of the confirmed booking is under way (its releases and refund not all heard). */
+  cancelling: boolean;
   reference: string;
   patient: { name: string; email: string };
   finalPaise: number | null;
@@ -53,7 +58,7 @@ export type SagaInput =
   | Event<
       'DiscountQuotaReserved' | 'DiscountQuotaSkipped' | 'DiscountQuotaRejected' | 'DiscountQuotaReleased'
     >
-  | Event<'PaymentCompleted' | 'PaymentFailed'>
+  | Event<'PaymentCompleted' | 'PaymentFailed' | 'PaymentRefunded'>
   | { type: 'DeadlinePassed' };
 
 export function decide(current: SagaState, input: SagaInput): Decision {
@@ -77,6 +82,7 @@ export function decide(current: SagaState, input: SagaInput): Decision {
       state.quotaReleased = true;
       return settleCompensation(state);
     case 'PaymentCompleted':
+      state.paymentOutcome ??= 'completed';
       // A payment for a booking already failing is refunded by the payment participant.
       if (!pending || state.compensating) return { state, emit: [] };
       state.status = 'CONFIRMED';
@@ -89,7 +95,11 @@ export function decide(current: SagaState, input: SagaInput): Decision {
           },
         ],
       };
+    case 'PaymentRefunded':
+      state.refunded = true;
+      return { state, emit: [] };
     case 'PaymentFailed': {
+      state.paymentOutcome ??= 'failed';
       if (!pending || state.compensating) return { state, emit: [] };
       state.compensating = true;
       state.reason = `Payment failed: ${input.data.reason}`;
@@ -125,4 +135,32 @@ function settleCompensation(state: SagaState): Decision {
   state.status = 'FAILED';
   state.reason ??= 'The booking failed.';
   return { state, emit: [{ type: 'BookingFailed', data: { reason: state.reason } }] };
+}
+
+/**
+ * What a saga still waits on, from the booking's own record, for a re-drive when it never comes (Redis
+ * lost the event that would bring it): the saga's own event to publish again, and whether something is
+ * known to be owed (`owed`) or only not confirmed (the participant may have had nothing to do).
+ * A new step of the saga fits here as one more case.
+ */
+export type Awaited = {
+  event: 'BookingRequested' | 'CompensationTriggered' | 'BookingConfirmed' | 'CancellationRequested';
+  owed: boolean;
+};
+
+export function awaitedStep(state: SagaState): Awaited | null {
+  if (state.compensating) {
+    const quotaHeld = state.quotaOutcome === 'reserved' && !state.quotaReleased;
+    const moneyHeld = state.paymentOutcome === 'completed' && !state.refunded;
+    if (quotaHeld || moneyHeld) return { event: 'CompensationTriggered', owed: true };
+    // Not heard from: a reservation or a charge may exist that the booking never learnt of.
+    const quotaUnknown = state.quotaOutcome === null;
+    const paymentUnknown = state.paymentOutcome === null && state.quotaOutcome !== 'rejected';
+    return quotaUnknown || paymentUnknown ? { event: 'CompensationTriggered', owed: false } : null;
+  }
+  if (state.status === 'PENDING') return { event: 'BookingRequested', owed: true };
+  if (state.cancelling) return { event: 'CancellationRequested', owed: true };
+  // The confirmation's own record is not the booking's to see: ask once more in case it was lost.
+  if (state.status === 'CONFIRMED') return { event: 'BookingConfirmed', owed: false };
+  return null;
 }

@@ -2,10 +2,10 @@ import { createHash, randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { appendToOutbox } from '../bus/outbox.js';
 import type { Clock } from '../clock.js';
-import { serviceFitsPatient } from '../catalogue/service-rules.js';
+import { bookableServices } from '../catalogue/catalogue-service.js';
 import type { Db, Trx } from '../db/database.js';
 import type { Booking, PatientGender } from '../db/schema.js';
-import { ConflictError, ValidationError } from '../errors.js';
+import { ConflictError } from '../errors.js';
 import { createEvent } from '../events/catalogue.js';
 import { SAGA_STEP_ORDER } from './booking-saga.js';
 import { generateReference } from './reference.js';
@@ -39,21 +39,8 @@ export async function requestBooking(
     const existing = await findByIdempotencyKey(db, request.userId, request.idempotencyKey, requestHash);
     if (existing) return { booking: existing, created: false };
   }
-  const services = await db
-    .selectFrom('catalogue.services')
-    .select(['id', 'name', 'gender', 'active'])
-    .where('id', 'in', serviceIds)
-    .execute();
+  const services = await bookableServices(db, serviceIds, request.patient.gender);
   const byId = new Map(services.map((service) => [service.id, service]));
-  const problems = serviceIds.flatMap((id) => {
-    const service = byId.get(id);
-    if (!service || !service.active) return [{ serviceId: id, problem: 'This service is not offered.' }];
-    if (!serviceFitsPatient(service.gender, request.patient.gender)) {
-      return [{ serviceId: id, problem: `${service.name} is offered to ${service.gender} patients only.` }];
-    }
-    return [];
-  });
-  if (problems.length > 0) throw new ValidationError('Some chosen services cannot be booked.', problems, 422);
 
   const now = options.clock.now();
   const id = randomUUID();

@@ -10,8 +10,10 @@ import {
   type EventType,
 } from '../events/catalogue.js';
 import { errorFields, logger } from '../logger.js';
+import { isTransient } from '../transient-errors.js';
 import type { BusHooks } from './hooks.js';
-import { appendToOutbox } from './outbox.js';
+import { appendToOutbox, republishCausedBy } from './outbox.js';
+import { Semaphore } from './semaphore.js';
 import { DEAD_LETTER_STREAM, streamKey } from './redis.js';
 
 export interface HandlerContext {
@@ -20,7 +22,28 @@ export interface HandlerContext {
   emit<T extends EventType>(type: T, data: EventData<T>): Event<T>;
 }
 export type Handler<T extends EventType> = (event: Event<T>, context: HandlerContext) => Promise<void>;
-export type Handlers = { [T in EventType]?: Handler<T> };
+
+/**
+ * A handler that calls the outside world (a payment gateway, a mail server): `outside` runs before the
+ * handler's transaction and holds no connection or lock while it waits; `inside` then commits the
+ * outcome with the inbox row and the emitted events. `outside` must be safe to repeat (an idempotency
+ * key, a record of what was done): a crash or a rollback after it runs it again. It is skipped for an
+ * event already handled.
+ */
+export interface TwoStepHandler<T extends EventType> {
+  outside(event: Event<T>, db: Db): Promise<unknown>;
+  inside(event: Event<T>, context: HandlerContext, prepared: unknown): Promise<void>;
+}
+
+/** Types the two steps together: what `outside` returns is what `inside` gets. */
+export function twoStep<T extends EventType, P>(
+  outside: (event: Event<T>, db: Db) => Promise<P>,
+  inside: (event: Event<T>, context: HandlerContext, prepared: P) => Promise<void>,
+): TwoStepHandler<T> {
+  return { outside, inside: (event, context, prepared) => inside(event, context, prepared as P) };
+}
+
+export type Handlers = { [T in EventType]?: Handler<T> | TwoStepHandler<T> };
 
 export interface ConsumerOptions {
   db: Db;
@@ -34,6 +57,11 @@ export interface ConsumerOptions {
   handlers: Handlers;
   /** Entries read at once; as many are handled side by side (claims and retries come on top). */
   batchSize?: number;
+  /**
+   * Transactions this consumer runs at once, whatever their source (reads, claims, retries, start-up
+   * recovery): at most the connections its pool can give it, so no handler waits for one.
+   */
+  maxTransactions?: number;
   /**
    * Handles each read batch in one transaction: one commit for many events, which multiplies what a
    * consumer of quick handlers gets through. Only for handlers that do nothing but database work and
@@ -56,11 +84,22 @@ type RawEntry = [id: string, fields: string[] | null];
 type ReadReply = [key: string, entries: RawEntry[]][] | null;
 type PendingRow = [id: string, consumer: string, idleMs: number, deliveries: number];
 /** An entry whose event this group handles. */
-type Delivery = { entry: Entry; event: Event; handler: Handler<EventType>; raw: unknown };
-/** Done: acked or dead-lettered. Retry: left pending, to be claimed again after a backoff. */
-type Outcome = 'done' | 'retry';
+type Delivery = {
+  entry: Entry;
+  event: Event;
+  handler: TwoStepHandler<EventType>;
+  /** Whether the handler has an outside step. */
+  external: boolean;
+  raw: unknown;
+};
+/**
+ * Done: acked or dead-lettered. Retry: left pending, claimed again after a backoff (one more delivery).
+ * Transient: a dependency is down; retried without counting a delivery, for as long as that lasts.
+ */
+type Outcome = 'done' | 'retry' | 'transient';
 
 const defaultBackoff = (deliveries: number) => Math.min(100 * 4 ** (deliveries - 1), 5_000);
+const transientBackoff = (attempt: number) => Math.min(100 * 2 ** attempt, 2_000);
 /** Batches handled side by side with transactionPerBatch (each holds one pooled connection). */
 const BATCHES_IN_FLIGHT = 4;
 
@@ -79,12 +118,19 @@ export class StreamConsumer {
   private running = false;
   private stopping: Promise<void> | null = null;
   private loop: Promise<void> | null = null;
+  private starting: Promise<void> | null = null;
   private claimTimer: NodeJS.Timeout | null = null;
   private claiming: Promise<void> | null = null;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   /** Entries this instance is handling or will retry: its own stale claim must not start them twice. */
   private readonly owned = new Set<string>();
+  /** Entries waiting out a transient failure: while any waits, the consumer reads nothing new. */
+  private readonly outage = new Set<string>();
+  private resumeReader: (() => void) | null = null;
+  private readonly transactions: Semaphore;
+  /** The blocking connection's client id; null until read and after it reconnects. */
+  private readerId: number | null = null;
   private readonly streams: string[];
   private readonly batchSize: number;
   private readonly blockMs: number;
@@ -100,23 +146,37 @@ export class StreamConsumer {
     this.blockMs = options.blockMs ?? 2_000;
     this.claimIdleMs = options.claimIdleMs ?? 30_000;
     this.maxDeliveries = options.maxDeliveries ?? 5;
+    this.transactions = new Semaphore(options.maxTransactions ?? 10);
     const backoff = options.backoffMs ?? defaultBackoff;
     // A longer wait would be cut short anyway: after claimIdleMs any consumer claims the entry.
     this.backoffMs = (deliveries) => Math.min(backoff(deliveries), this.claimIdleMs / 2);
   }
 
+  private readonly forgetReaderId = () => {
+    this.readerId = null;
+  };
+
   get subscribedStreams(): readonly string[] {
     return this.streams;
   }
 
+  /** A stop() during start-up ends it after the batch in hand: recovery does not run on regardless. */
   async start(): Promise<void> {
-    await this.ensureGroups();
+    if (this.stopping) return;
     this.running = true;
-    await this.recoverOwnPending();
-    this.claimInBackground();
-    await this.claiming;
-    this.claimTimer = setInterval(() => this.claimInBackground(), Math.max(this.claimIdleMs / 2, 50));
-    this.loop = this.readLoop();
+    this.options.blockingRedis.on('close', this.forgetReaderId);
+    this.starting = (async () => {
+      await this.ensureGroups();
+      if (!this.running) return;
+      await this.recoverOwnPending();
+      if (!this.running) return;
+      this.claimInBackground();
+      await this.claiming;
+      if (!this.running) return;
+      this.claimTimer = setInterval(() => this.claimInBackground(), Math.max(this.claimIdleMs / 2, 50));
+      this.loop = this.readLoop();
+    })();
+    await this.starting;
   }
 
   /** Stops reading, lets in-flight handlers finish; unfinished entries stay pending for a later claim. */
@@ -124,9 +184,13 @@ export class StreamConsumer {
     if (!this.running) return this.stopping ?? Promise.resolve();
     this.running = false;
     this.stopping = (async () => {
+      await this.starting?.catch(() => {});
+      this.options.blockingRedis.off('close', this.forgetReaderId);
       if (this.claimTimer) clearInterval(this.claimTimer);
       for (const timer of this.retryTimers) clearTimeout(timer);
       this.retryTimers.clear();
+      this.outage.clear();
+      this.resumeReader?.();
       // Interrupts a blocked XREADGROUP at once instead of waiting out BLOCK.
       this.options.blockingRedis.disconnect();
       await this.loop;
@@ -156,7 +220,8 @@ export class StreamConsumer {
     const { blockingRedis, group, consumer, transactionPerBatch } = this.options;
     const keys = this.streams.map((stream) => this.key(stream));
     const unread = keys.map(() => '>');
-    const capacity = transactionPerBatch ? this.batchSize * BATCHES_IN_FLIGHT : this.batchSize;
+    const batchesInFlight = Math.min(BATCHES_IN_FLIGHT, this.transactions.size);
+    const capacity = transactionPerBatch ? this.batchSize * batchesInFlight : this.batchSize;
     let reading = 0;
     let wakeReader: (() => void) | null = null;
     const release = (count: number) => () => {
@@ -165,9 +230,18 @@ export class StreamConsumer {
       wakeReader = null;
     };
     while (this.running) {
+      if (this.outage.size > 0) {
+        // A dependency is down: the entries in retry probe it; new ones would only pile up behind them.
+        await new Promise<void>((resolve) => (this.resumeReader = resolve));
+        continue;
+      }
       if (reading >= capacity) {
         await new Promise<void>((resolve) => (wakeReader = resolve));
         continue;
+      }
+      if (this.readerId === null) {
+        // Known before each read that may block, so that an outage can cut it short (CLIENT UNBLOCK).
+        this.readerId = await blockingRedis.client('ID').catch(() => null);
       }
       const count = Math.min(this.batchSize, capacity - reading);
       const args = ['COUNT', count, 'BLOCK', this.blockMs, 'STREAMS', ...keys, ...unread];
@@ -183,6 +257,7 @@ export class StreamConsumer {
         continue;
       }
       if (!reply) continue;
+      // COUNT applies per stream: a read of several streams can return more than asked for.
       const entries = reply.flatMap(([key, raw]) => this.toEntries(key, raw));
       reading += entries.length;
       if (transactionPerBatch && entries.length > 1) {
@@ -205,14 +280,15 @@ export class StreamConsumer {
   }
 
   /** Handles one delivery; never rejects: whatever fails leaves the entry pending for a later claim. */
-  private process(entry: Entry, deliveries: number): Promise<void> {
+  private process(entry: Entry, deliveries: number, transientAttempt = 0): Promise<void> {
     const owner = ownerOf(entry);
     this.owned.add(owner);
     return this.track(
       this.handle(entry, deliveries)
-        .then((outcome) => this.settle(entry, outcome, deliveries))
+        .then((outcome) => this.settle(entry, outcome, deliveries, transientAttempt))
         .catch((error) => {
           this.owned.delete(owner);
+          this.endOutage();
           logger.error('handling failed; the entry stays pending', {
             group: this.options.group,
             entryId: entry.id,
@@ -222,9 +298,31 @@ export class StreamConsumer {
     );
   }
 
-  private settle(entry: Entry, outcome: Outcome, deliveries: number): void {
+  private settle(entry: Entry, outcome: Outcome, deliveries: number, transientAttempt = 0): void {
+    const owner = ownerOf(entry);
+    if (outcome === 'transient' && this.running) {
+      // A blocking read sent before the outage began would still hand this consumer new entries.
+      if (this.outage.size === 0) this.unblockReader();
+      this.outage.add(owner);
+      this.scheduleTransientRetry(entry, deliveries, transientAttempt + 1);
+      return;
+    }
+    // Any outcome but a transient failure means the dependency answered: the reader may go on.
+    this.endOutage();
     if (outcome === 'retry' && this.running) this.scheduleRetry(entry, deliveries);
-    else this.owned.delete(ownerOf(entry));
+    else this.owned.delete(owner);
+  }
+
+  /** Ends a blocking read in progress as if it had timed out (it then reads nothing until the outage ends). */
+  private unblockReader(): void {
+    if (this.readerId === null) return;
+    void this.options.redis.call('CLIENT', 'UNBLOCK', this.readerId).catch(() => {});
+  }
+
+  private endOutage(): void {
+    this.outage.clear();
+    this.resumeReader?.();
+    this.resumeReader = null;
   }
 
   /**
@@ -236,7 +334,8 @@ export class StreamConsumer {
     const others: Entry[] = [];
     for (const entry of entries) {
       const prepared = this.prepare(entry);
-      if ('event' in prepared) deliveries.push(prepared);
+      // A handler with an outside step runs on its own: the batch's transaction must not wait on it.
+      if ('event' in prepared && !prepared.external) deliveries.push(prepared);
       else others.push(entry);
     }
     for (const { entry } of deliveries) this.owned.add(ownerOf(entry));
@@ -271,19 +370,30 @@ export class StreamConsumer {
     ]).then(() => {});
   }
 
-  /** Entries this consumer name read before a restart and never acknowledged. */
+  /**
+   * Entries this consumer name read before a restart and never acknowledged, a batch at a time: a long
+   * pending list is worked through at the pace of the handlers, not claimed and started all at once.
+   */
   private async recoverOwnPending(): Promise<void> {
     const { redis, group, consumer } = this.options;
     for (const stream of this.streams) {
       let start = '-';
       for (;;) {
         const key = this.key(stream);
-        const pending = (await redis.xpending(key, group, start, '+', 1000, consumer)) as PendingRow[];
+        const pending = (await redis.xpending(
+          key,
+          group,
+          start,
+          '+',
+          this.batchSize,
+          consumer,
+        )) as PendingRow[];
         const last = pending[pending.length - 1];
         if (!last) break;
         const ids = pending.map(([id]) => id);
         await this.claimAndHandle(stream, ids, 0);
         start = `(${last[0]}`;
+        if (!this.running) return;
       }
     }
   }
@@ -382,8 +492,17 @@ export class StreamConsumer {
     } catch (error) {
       return { invalid: error, raw: fields.event };
     }
-    const handler = handlers[event.type] as Handler<EventType> | undefined;
-    return handler ? { entry, event, handler, raw: fields.event } : { skip: true };
+    const handler = handlers[event.type] as Handler<EventType> | TwoStepHandler<EventType> | undefined;
+    if (!handler) return { skip: true };
+    if (typeof handler === 'function')
+      return {
+        entry,
+        event,
+        handler: { outside: noOutside, inside: handler },
+        external: false,
+        raw: fields.event,
+      };
+    return { entry, event, handler, external: true, raw: fields.event };
   }
 
   private async handle(entry: Entry, deliveries: number): Promise<Outcome> {
@@ -416,8 +535,22 @@ export class StreamConsumer {
     const started = Date.now();
     let ran: Set<Delivery>;
     try {
-      ran = await this.applyOnce([delivery]);
+      let prepared: unknown;
+      if (delivery.external) {
+        if (await this.inInbox(event)) return this.settleDuplicate(delivery, started);
+        prepared = await delivery.handler.outside(event, this.options.db);
+      }
+      ran = await this.applyOnce([delivery], prepared);
     } catch (error) {
+      if (isTransient(error)) {
+        hooks?.retried?.({ group, type: event.type, deliveries, error });
+        logger.warn('a dependency is unavailable; will retry while it lasts', {
+          group,
+          type: event.type,
+          ...errorFields(error),
+        });
+        return 'transient';
+      }
       if (deliveries >= this.maxDeliveries) {
         await this.deadLetter(entry, event, raw, deliveries, error);
         return 'done';
@@ -435,38 +568,58 @@ export class StreamConsumer {
     return unacked.size > 0 ? 'retry' : 'done';
   }
 
+  /** An event handled before (found in the inbox): publish again what it emitted, then ack. */
+  private async settleDuplicate(delivery: Delivery, started: number): Promise<Outcome> {
+    await this.transactions.run(() =>
+      republishCausedBy(this.options.db, this.options.group, delivery.event.eventId),
+    );
+    this.options.onEmitted?.();
+    const unacked = await this.acknowledge([delivery], new Set(), started);
+    return unacked.size > 0 ? 'retry' : 'done';
+  }
+
   /**
    * Inbox rows, effects and outgoing events in one transaction: a redelivered event has no second effect.
    * Returns the deliveries whose handler ran (the others were duplicates).
    */
-  private async applyOnce(deliveries: Delivery[]): Promise<Set<Delivery>> {
+  private async applyOnce(deliveries: Delivery[], prepared?: unknown): Promise<Set<Delivery>> {
+    const { db, group } = this.options;
     const ids = [...new Set(deliveries.map(({ event }) => event.eventId))];
-    const { ran, emitted } = await this.options.db.transaction().execute(async (trx) => {
-      // A concurrent delivery of the same event waits here on the key until this one commits or rolls back.
-      const inserted = await trx
-        .insertInto('bus.inbox')
-        .values(ids.map((eventId) => ({ consumer_group: this.options.group, event_id: eventId })))
-        .onConflict((conflict) => conflict.doNothing())
-        .returning('event_id')
-        .execute();
-      const fresh = new Set(inserted.map((row) => row.event_id));
-      const ran = new Set<Delivery>();
-      const outgoing: Event[] = [];
-      for (const delivery of deliveries) {
-        const { event, handler } = delivery;
-        // An event twice in one batch runs once.
-        if (!fresh.delete(event.eventId)) continue;
-        ran.add(delivery);
-        const emit: HandlerContext['emit'] = (type, data) => {
-          const next = followUp(event, type, data);
-          outgoing.push(next as Event);
-          return next;
-        };
-        await runWithContext(contextOf(event), () => handler(event, { trx, emit }));
-      }
-      await appendToOutbox(trx, outgoing);
-      return { ran, emitted: outgoing.length };
-    });
+    const transaction = () =>
+      db.transaction().execute(async (trx) => {
+        // A concurrent delivery of the same event waits here on the key until this one commits or rolls back.
+        const inserted = await trx
+          .insertInto('bus.inbox')
+          .values(ids.map((eventId) => ({ consumer_group: group, event_id: eventId })))
+          .onConflict((conflict) => conflict.doNothing())
+          .returning('event_id')
+          .execute();
+        const insertedIds = new Set(inserted.map((row) => row.event_id));
+        const fresh = new Set(insertedIds);
+        const ran = new Set<Delivery>();
+        let republished = 0;
+        const outgoing: Event[] = [];
+        for (const delivery of deliveries) {
+          const { event, handler } = delivery;
+          // An event twice in one batch runs once.
+          if (!fresh.delete(event.eventId)) {
+            // Handled before: what it emitted may be lost downstream (a re-drive asks again), so publish it again.
+            if (!insertedIds.has(event.eventId))
+              republished += await republishCausedBy(trx, group, event.eventId);
+            continue;
+          }
+          ran.add(delivery);
+          const emit: HandlerContext['emit'] = (type, data) => {
+            const next = followUp(event, type, data);
+            outgoing.push(next as Event);
+            return next;
+          };
+          await runWithContext(contextOf(event), () => handler.inside(event, { trx, emit }, prepared));
+        }
+        await appendToOutbox(trx, outgoing, group);
+        return { ran, emitted: outgoing.length + republished };
+      });
+    const { ran, emitted } = await this.transactions.run(transaction);
     if (emitted > 0) this.options.onEmitted?.();
     return ran;
   }
@@ -509,12 +662,14 @@ export class StreamConsumer {
   }
 
   private async inInbox(event: Event): Promise<boolean> {
-    const row = await this.options.db
-      .selectFrom('bus.inbox')
-      .select('event_id')
-      .where('consumer_group', '=', this.options.group)
-      .where('event_id', '=', event.eventId)
-      .executeTakeFirst();
+    const row = await this.transactions.run(() =>
+      this.options.db
+        .selectFrom('bus.inbox')
+        .select('event_id')
+        .where('consumer_group', '=', this.options.group)
+        .where('event_id', '=', event.eventId)
+        .executeTakeFirst(),
+    );
     return row !== undefined;
   }
 
@@ -533,6 +688,42 @@ export class StreamConsumer {
           });
         }),
       );
+    }, delay);
+    this.retryTimers.add(timer);
+  }
+
+  /**
+   * Retries an entry whose dependency was down, without counting a delivery: XCLAIM JUSTID keeps it
+   * ours (its idle time restarts, so no other consumer claims it) and leaves its delivery counter alone.
+   */
+  private scheduleTransientRetry(entry: Entry, deliveries: number, attempt: number): void {
+    const owner = ownerOf(entry);
+    const delay = Math.min(transientBackoff(attempt), this.claimIdleMs / 2);
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(timer);
+      const { redis, group, consumer } = this.options;
+      const retry = async () => {
+        let ours: string[];
+        try {
+          const args = [this.key(entry.stream), group, consumer, Math.max(delay - 5, 0), entry.id, 'JUSTID'];
+          ours = (await redis.call('XCLAIM', ...args)) as string[];
+        } catch (error) {
+          // Redis is down too: keep the entry and try again later.
+          if (this.running) this.scheduleTransientRetry(entry, deliveries, attempt + 1);
+          logger.warn('retry claim failed; will try again', { group, ...errorFields(error) });
+          return;
+        }
+        if (ours.length === 0) {
+          // Acknowledged, claimed by another consumer or trimmed meanwhile: no longer ours to retry.
+          this.owned.delete(owner);
+          this.outage.delete(owner);
+          if (this.outage.size === 0) this.endOutage();
+          return;
+        }
+        this.owned.delete(owner);
+        await this.process(entry, deliveries, attempt);
+      };
+      void this.track(retry());
     }, delay);
     this.retryTimers.add(timer);
   }
@@ -593,6 +784,8 @@ export class StreamConsumer {
     });
   }
 }
+
+const noOutside = async () => undefined;
 
 const ownerOf = (entry: Entry) => `${entry.stream} ${entry.id}`;
 

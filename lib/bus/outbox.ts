@@ -8,8 +8,13 @@ export const OUTBOX_CHANNEL = 'bus_outbox';
 /**
  * Writes events in the caller's transaction: they are published only if the state change commits.
  * (Given the pool instead, the insert is a transaction of its own, for a producer that only emits.)
+ * `producer` is the consumer group that emitted them while handling their causing event.
  */
-export async function appendToOutbox(trx: Trx | Db, events: readonly Event[]): Promise<void> {
+export async function appendToOutbox(
+  trx: Trx | Db,
+  events: readonly Event[],
+  producer: string | null = null,
+): Promise<void> {
   if (events.length === 0) return;
   await trx
     .insertInto('bus.outbox')
@@ -18,9 +23,43 @@ export async function appendToOutbox(trx: Trx | Db, events: readonly Event[]): P
         stream: streamOf(event.type),
         event_id: event.eventId,
         payload: JSON.stringify(event),
+        causation_id: event.causationId,
+        producer,
       })),
     )
     .execute();
+}
+
+/**
+ * Publishes again the events a group emitted when it handled `causationId` (same event ids, so
+ * whoever had them skips them): a redelivered event re-drives the steps after it even when Redis
+ * lost what it led to. Returns how many rows go out again.
+ */
+export async function republishCausedBy(
+  trx: Trx | Db,
+  producer: string,
+  causationId: string,
+): Promise<number> {
+  const result = await trx
+    .updateTable('bus.outbox')
+    .set({ published_at: null })
+    .where('causation_id', '=', causationId)
+    .where('producer', '=', producer)
+    .where('published_at', 'is not', null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+/** Publishes events again by id (a re-drive of work whose next step never came); returns how many. */
+export async function republish(trx: Trx | Db, eventIds: readonly string[]): Promise<number> {
+  if (eventIds.length === 0) return 0;
+  const result = await trx
+    .updateTable('bus.outbox')
+    .set({ published_at: null })
+    .where('event_id', 'in', eventIds)
+    .where('published_at', 'is not', null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
 }
 
 /**
@@ -31,4 +70,26 @@ export async function appendToOutbox(trx: Trx | Db, events: readonly Event[]): P
  */
 export async function notifyOutbox(db: Db): Promise<void> {
   await sql`SELECT pg_notify(${OUTBOX_CHANNEL}, '')`.execute(db);
+}
+
+/**
+ * Deletes inbox rows older than `before`, a batch at a time. The rows of events still in the dead
+ * letters stay, so replaying an old dead letter is skipped by every group that had handled it.
+ */
+export async function pruneInbox(db: Db, before: Date, batch = 5_000): Promise<number> {
+  let deleted = 0;
+  for (;;) {
+    const result = await sql<{ count: number }>`
+      WITH doomed AS (
+        SELECT consumer_group, event_id FROM bus.inbox i
+        WHERE handled_at < ${before}
+          AND NOT EXISTS (SELECT 1 FROM bus.dead_letters d WHERE d.event_id = i.event_id)
+        LIMIT ${batch}
+      )
+      DELETE FROM bus.inbox i USING doomed
+      WHERE i.consumer_group = doomed.consumer_group AND i.event_id = doomed.event_id`.execute(db);
+    const count = Number(result.numAffectedRows ?? 0);
+    deleted += count;
+    if (count < batch) return deleted;
+  }
 }

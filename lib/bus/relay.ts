@@ -3,7 +3,8 @@ import { sql } from 'kysely';
 import type { Redis } from 'ioredis';
 import type { Db } from '../db/database.js';
 import { errorFields, logger } from '../logger.js';
-import { OUTBOX_CHANNEL } from './outbox.js';
+import { capDeadLetters } from './dead-letters.js';
+import { OUTBOX_CHANNEL, pruneInbox } from './outbox.js';
 import { entryFields, streamKey } from './redis.js';
 import type { BusHooks } from './hooks.js';
 
@@ -14,8 +15,10 @@ export interface RelayOptions {
   prefix: string;
   pollMs?: number;
   batchSize?: number;
-  /** Published rows are kept this long for troubleshooting, then deleted. */
+  /** Published rows are kept this long for troubleshooting and re-drives, then deleted. */
   keepPublishedMs?: number;
+  /** Inbox rows are kept this long, far beyond any redelivery (claims happen within minutes). */
+  keepInboxMs?: number;
   hooks?: BusHooks;
 }
 
@@ -38,15 +41,21 @@ export class OutboxRelay {
   private readonly pollMs: number;
   private readonly batchSize: number;
   private readonly keepPublishedMs: number;
+  private readonly keepInboxMs: number;
 
   constructor(private readonly options: RelayOptions) {
     this.pollMs = options.pollMs ?? 1_000;
     this.batchSize = options.batchSize ?? 200;
     this.keepPublishedMs = options.keepPublishedMs ?? 24 * 3600_000;
+    this.keepInboxMs = options.keepInboxMs ?? 7 * 24 * 3600_000;
   }
 
   async start(): Promise<void> {
-    await this.listen();
+    // PostgreSQL down or out of connections at start: poll meanwhile, listen once it is back.
+    await this.listen().catch((error) => {
+      logger.warn('outbox listener not connected; polling until it is', errorFields(error));
+      this.scheduleRelisten();
+    });
     this.timer = setInterval(() => this.kick(), this.pollMs);
     this.kick();
   }
@@ -127,8 +136,11 @@ export class OutboxRelay {
   private async cleanup(): Promise<void> {
     if (Date.now() - this.lastCleanup < 60_000) return;
     this.lastCleanup = Date.now();
+    const { db } = this.options;
     const before = new Date(Date.now() - this.keepPublishedMs);
-    await this.options.db.deleteFrom('bus.outbox').where('published_at', '<', before).execute();
+    await db.deleteFrom('bus.outbox').where('published_at', '<', before).execute();
+    await pruneInbox(db, new Date(Date.now() - this.keepInboxMs));
+    await capDeadLetters(db);
   }
 
   private async listen(): Promise<void> {

@@ -1,8 +1,8 @@
 import { sql } from 'kysely';
 import type { Db, Trx } from '../db/database.js';
 import type { Service } from '../db/schema.js';
-import { ConflictError, NotFoundError } from '../errors.js';
-import type { ServiceGender } from './service-rules.js';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import { serviceFitsPatient, type PatientGender, type ServiceGender } from './service-rules.js';
 
 export interface ServiceView {
   id: string;
@@ -31,6 +31,29 @@ export async function listServices(
   let query = db.selectFrom('catalogue.services').selectAll().orderBy('name');
   if (!options.includeInactive) query = query.where('active', '=', true);
   return (await query.execute()).map(toView);
+}
+
+/**
+ * The chosen services, each active and fitting the patient, in the order given (ids distinct);
+ * otherwise a 422 naming each one that cannot be booked.
+ */
+export async function bookableServices(
+  db: Db,
+  serviceIds: readonly string[],
+  gender: PatientGender,
+): Promise<ServiceView[]> {
+  const rows = await db.selectFrom('catalogue.services').selectAll().where('id', 'in', serviceIds).execute();
+  const byId = new Map(rows.map((row) => [row.id, toView(row)]));
+  const problems = serviceIds.flatMap((id) => {
+    const service = byId.get(id);
+    if (!service || !service.active) return [{ serviceId: id, problem: 'This service is not offered.' }];
+    if (!serviceFitsPatient(service.gender, gender)) {
+      return [{ serviceId: id, problem: `${service.name} is offered to ${service.gender} patients only.` }];
+    }
+    return [];
+  });
+  if (problems.length > 0) throw new ValidationError('Some chosen services cannot be booked.', problems, 422);
+  return serviceIds.map((id) => byId.get(id) as ServiceView);
 }
 
 async function audit(trx: Trx, actor: string, type: string, data: unknown): Promise<void> {

@@ -91,6 +91,7 @@ export async function composeConfirmation(input: ConfirmationInput): Promise<Mai
     formatLongDate,
   });
   return {
+    messageId: `<confirmation-${input.bookingId}@clinic.example>`,
     to: input.patient.email,
     subject: `Booking ${input.reference} confirmed`,
     text,
@@ -151,6 +152,7 @@ export async function composeCancellation(input: CancellationInput): Promise<Mai
   ].join('\n');
   const html = await ejs.renderFile(template('cancellation'), { ...input, when, refund });
   return {
+    messageId: `<cancellation-${input.bookingId}-${input.sequence}@clinic.example>`,
     to: input.patient.email,
     subject: `Booking ${input.reference} cancelled: ${refund} refunded`,
     text,

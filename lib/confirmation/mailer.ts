@@ -4,6 +4,8 @@ import nodemailer from 'nodemailer';
 import { logger } from '../logger.js';
 
 export interface MailMessage {
+  /** Stable per message of a booking: a resent message is the same message to the server and the client. */
+  messageId: string;
   to: string;
   subject: string;
   text: string;
@@ -29,7 +31,12 @@ export function createMailer(
   mailDir: string,
 ): { channel: MailChannel; mailer: Mailer; close(): void } {
   if (smtpUrl) {
-    const transport = nodemailer.createTransport(smtpUrl);
+    // Short timeouts: a mail server that does not answer is "down" (retried), not a hung handler.
+    const transport = nodemailer.createTransport(smtpUrl, {
+      connectionTimeout: 5_000,
+      greetingTimeout: 5_000,
+      socketTimeout: 10_000,
+    });
     return {
       channel: 'email',
       mailer: { send: async (message) => void (await transport.sendMail({ from, ...message })) },
@@ -43,7 +50,7 @@ export function createMailer(
       send: async (message) => {
         const info = await transport.sendMail({ from, ...message });
         await mkdir(mailDir, { recursive: true });
-        const file = path.join(mailDir, emlName(new Date(), message.to, info.messageId));
+        const file = path.join(mailDir, emlName(new Date(), message.to, message.messageId));
         await writeFile(file, info.message as Buffer);
         logger.info('message written (no SMTP_URL set)', { file, subject: message.subject });
       },

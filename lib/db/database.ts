@@ -1,5 +1,6 @@
 import { Kysely, PostgresDialect, type Transaction } from 'kysely';
 import pg from 'pg';
+import { errorFields, logger } from '../logger.js';
 import type { Database } from './schema.js';
 
 // DATE columns stay 'YYYY-MM-DD' strings: a JS Date would shift IST calendar dates by the server's zone.
@@ -10,9 +11,28 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 export type Db = Kysely<Database>;
 export type Trx = Transaction<Database>;
 
-export function createDb(databaseUrl: string, poolSize = 10): Db {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: poolSize, connectionTimeoutMillis: 5_000 });
+export interface DbOptions {
+  poolSize?: number;
+  /** A statement (or a transaction left idle) past this is cancelled, so no lock is held for ever (0: off). */
+  statementTimeoutMs?: number;
+}
+
+export function createDb(databaseUrl: string, options: DbOptions | number = {}): Db {
+  const { poolSize = 10, statementTimeoutMs = 0 } =
+    typeof options === 'number' ? { poolSize: options } : options;
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    max: poolSize,
+    connectionTimeoutMillis: 5_000,
+    statement_timeout: statementTimeoutMs,
+    idle_in_transaction_session_timeout: statementTimeoutMs,
+  });
   // An idle client's error (e.g. the server restarted) must not crash the process; the pool replaces it.
-  pool.on('error', () => {});
+  pool.on('error', (error) => logger.warn('idle database connection lost', errorFields(error)));
+  // A checked-out client has no pool listener: without one, a severed connection is an uncaught error.
+  // Its query fails instead (a transient failure), and the pool drops the broken client on release.
+  pool.on('connect', (client) => {
+    client.on('error', (error) => logger.warn('database connection lost', errorFields(error)));
+  });
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }

@@ -69,13 +69,17 @@ export interface BookingsTable {
   created_at: CreatedAt;
   updated_at: UpdatedAt;
   finished_at: Date | null;
+  payment_outcome: 'completed' | 'failed' | null;
+  refunded: Generated<boolean>;
+  /** Re-drives done so far, and when the next is due (null: nothing is awaited). */
+  redrives: Generated<number>;
+  redrive_at: Date | null;
   /** A change of a confirmed booking under way. */
   change: Generated<'cancelling' | null>;
   change_reason: Generated<string | null>;
   change_actor: Generated<string | null>;
   change_requested_at: Generated<Date | null>;
   change_idempotency_key: Generated<string | null>;
-  refunded_paise: Generated<number | null>;
   invite_sequence: Generated<number>;
 }
 
@@ -117,6 +121,8 @@ export interface ReceiptsTable {
 export interface AppliedSettingsTable {
   id: number;
   version: number;
+  /** Set by a trigger whenever the version changes. */
+  applied_at: Generated<Date>;
 }
 
 export interface PricingSettingsTable extends AppliedSettingsTable {
@@ -159,16 +165,34 @@ export interface ConfirmationsTable {
   booking_id: string;
   channel: 'email' | 'file' | 'log';
   recipient: string;
-  sent_at: CreatedAt;
+  sent_at: UpdatedAt;
+  status: Generated<'sending' | 'sent'>;
+  attempts: Generated<number>;
+  message_id: string | null;
 }
 
+/** Emails after the confirmation (a cancellation), each once, delivered as confirmations are. */
 export interface NoticesTable {
   booking_id: string;
   kind: 'cancellation';
   sequence: number;
   channel: 'email' | 'file' | 'log';
   recipient: string;
-  sent_at: CreatedAt;
+  sent_at: UpdatedAt;
+  status: Generated<'sending' | 'sent'>;
+  attempts: Generated<number>;
+  message_id: string | null;
+}
+
+export interface GatewayChargesTable {
+  idempotency_key: string;
+  amount_paise: number;
+  status: 'succeeded' | 'declined' | 'cancelled' | 'refunded';
+  reference: string;
+  decline_reason: string | null;
+  refund_reference: string | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
 }
 
 export interface AuditEntriesTable {
@@ -189,6 +213,8 @@ export interface OutboxTable {
   payload: Json<unknown>;
   created_at: CreatedAt;
   published_at: Date | null;
+  causation_id: string | null;
+  producer: string | null;
 }
 
 export interface InboxTable {
@@ -228,6 +254,7 @@ export interface Database {
   'payment.payments': PaymentsTable;
   'confirmation.confirmations': ConfirmationsTable;
   'confirmation.notices': NoticesTable;
+  'gateway.charges': GatewayChargesTable;
   'audit.entries': AuditEntriesTable;
   'bus.outbox': OutboxTable;
   'bus.inbox': InboxTable;

@@ -117,8 +117,9 @@ export const catalogue = {
       configVersion: z.number().int().positive(),
       discountBasisPoints: z.number().int().min(0).max(10_000),
       dailyDiscountQuota: z.number().int().nonnegative(),
-      paymentSimulationMode: mode,
-      paymentFailureRate: z.number().min(0).max(1),
+      // null: no admin choice, each payment worker runs as its environment says.
+      paymentSimulationMode: mode.nullable(),
+      paymentFailureRate: z.number().min(0).max(1).nullable(),
       actor: z.string(),
     }),
   },

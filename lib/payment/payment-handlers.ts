@@ -1,15 +1,9 @@
 import { sql } from 'kysely';
-import type { Handler, Handlers } from '../bus/consumer.js';
-import type { Trx } from '../db/database.js';
+import { twoStep, type Handlers } from '../bus/consumer.js';
+import type { Db, Trx } from '../db/database.js';
 import type { PaymentMode, PaymentsTable } from '../db/schema.js';
 import { logger } from '../logger.js';
-import {
-  gatewayReference,
-  simulateCharge,
-  simulateRefund,
-  type ChargeResult,
-  type GatewaySettings,
-} from './gateway.js';
+import { SimulatedGateway, type GatewayCharge, type GatewaySettings } from './gateway.js';
 
 export interface PaymentDefaults {
   mode: PaymentMode;
@@ -38,8 +32,8 @@ async function lockPayment(trx: Trx, bookingId: string, initial: PaymentsTable['
     .executeTakeFirstOrThrow();
 }
 
-async function gatewaySettings(trx: Trx, defaults: PaymentDefaults): Promise<GatewaySettings> {
-  const settings = await trx
+async function gatewaySettings(db: Db | Trx, defaults: PaymentDefaults): Promise<GatewaySettings> {
+  const settings = await db
     .selectFrom('payment.settings')
     .select(['mode', 'failure_rate'])
     .executeTakeFirstOrThrow();
@@ -51,82 +45,121 @@ async function gatewaySettings(trx: Trx, defaults: PaymentDefaults): Promise<Gat
 }
 
 /**
- * Payment: charges once per booking after the quota step (with or without a discount). The row lock
- * is held across the simulated gateway call, so a compensation for the same booking waits and then
- * refunds what was charged; a compensation that comes first cancels the charge before it happens.
+ * Payment: charges once per booking after the quota step, never inside a transaction. First the
+ * intent commits (`PENDING`; the booking id is the gateway's idempotency key), then the gateway is
+ * called, then the outcome commits with its event. The gateway answers a repeated key with its first
+ * answer, so a retry after a crash, a rollback or a lost answer never charges twice. A compensation
+ * voids the key at the gateway (a charge not yet made is refused) or refunds what got charged.
  */
-export function paymentHandlers(options: { defaults: PaymentDefaults; random?: () => number }): Handlers {
-  const charge: Handler<'DiscountQuotaReserved' | 'DiscountQuotaSkipped'> = async (event, { trx, emit }) => {
-    const bookingId = event.bookingId as string;
-    const payment = await lockPayment(trx, bookingId, 'PENDING');
-    if (payment.status !== 'PENDING') return;
-    const amountPaise = event.data.pricing.finalPaise;
-    const result: ChargeResult = await simulateCharge(
-      await gatewaySettings(trx, options.defaults),
-      options.random,
-    );
-    await trx
-      .updateTable('payment.payments')
-      .set({
-        status: result.ok ? 'COMPLETED' : 'FAILED',
-        amount_paise: amountPaise,
-        gateway_reference: result.ok ? result.reference : null,
-        failure_reason: result.ok ? null : result.reason,
-        updated_at: sql<Date>`now()`,
-      })
-      .where('booking_id', '=', bookingId)
-      .execute();
-    if (result.ok) {
-      emit('PaymentCompleted', { amountPaise, gatewayReference: result.reference });
-      logger.info('payment completed', { amountPaise });
-    } else {
-      emit('PaymentFailed', { amountPaise, reason: result.reason });
-      logger.info('payment failed', { amountPaise, reason: result.reason });
-    }
-  };
+export function paymentHandlers(options: {
+  defaults: PaymentDefaults;
+  /** Decides `random` mode's outcomes (tests). */
+  random?: () => number;
+  /** The gateway over a pool (a test can wrap it). */
+  gateway?: (db: Db) => SimulatedGateway;
+}): Handlers {
+  const gatewayOf = options.gateway ?? ((db: Db) => new SimulatedGateway(db, options.random));
+  const charge = twoStep<'DiscountQuotaReserved' | 'DiscountQuotaSkipped', GatewayCharge | null>(
+    async (event, db) => {
+      const bookingId = event.bookingId as string;
+      const intent = await db.transaction().execute(async (trx) => {
+        const payment = await lockPayment(trx, bookingId, 'PENDING');
+        return { payment, settings: await gatewaySettings(trx, options.defaults) };
+      });
+      if (intent.payment.status !== 'PENDING') return null;
+      return gatewayOf(db).charge(bookingId, event.data.pricing.finalPaise, intent.settings);
+    },
+    async (event, { trx, emit }, answer) => {
+      const bookingId = event.bookingId as string;
+      const payment = await lockPayment(trx, bookingId, 'PENDING');
+      // Settled meanwhile (a compensation voided or refunded it), or before: nothing more to record.
+      if (!answer || payment.status !== 'PENDING') return;
+      const { amountPaise, reference } = answer;
+      if (answer.status === 'succeeded') {
+        await settle(trx, bookingId, {
+          status: 'COMPLETED',
+          amount_paise: amountPaise,
+          gateway_reference: reference,
+        });
+        emit('PaymentCompleted', { amountPaise, gatewayReference: reference });
+        logger.info('payment completed', { amountPaise });
+      } else if (answer.status === 'declined') {
+        const reason = answer.declineReason ?? 'declined';
+        await settle(trx, bookingId, { status: 'FAILED', amount_paise: amountPaise, failure_reason: reason });
+        emit('PaymentFailed', { amountPaise, reason });
+        logger.info('payment failed', { amountPaise, reason });
+      }
+      // 'cancelled' or 'refunded': the compensation that did it records it.
+    },
+  );
+
+  const compensate = twoStep<'CompensationTriggered', GatewayCharge | null>(
+    async (event, db) => {
+      const bookingId = event.bookingId as string;
+      const payment = await db
+        .selectFrom('payment.payments')
+        .select('status')
+        .where('booking_id', '=', bookingId)
+        .executeTakeFirst();
+      const gateway = gatewayOf(db);
+      if (!payment || payment.status === 'PENDING') {
+        // Money taken for a booking that failed is never kept: a charge that got in first is refunded.
+        const voided = await gateway.cancel(bookingId);
+        return voided.status === 'succeeded' ? gateway.refund(bookingId) : voided;
+      }
+      if (payment.status === 'COMPLETED') return gateway.refund(bookingId);
+      return null;
+    },
+    async (event, { trx, emit }, answer) => {
+      const bookingId = event.bookingId as string;
+      const payment = await lockPayment(trx, bookingId, 'CANCELLED');
+      if (answer?.status === 'refunded' && payment.status !== 'REFUNDED') {
+        await settle(trx, bookingId, {
+          status: 'REFUNDED',
+          amount_paise: answer.amountPaise,
+          gateway_reference: answer.reference,
+        });
+        emit('PaymentRefunded', {
+          amountPaise: answer.amountPaise,
+          gatewayReference: answer.refundReference ?? answer.reference,
+          reason: event.data.reason,
+        });
+        logger.warn('payment refunded', { amountPaise: answer.amountPaise, cause: event.data.cause });
+      } else if (payment.status === 'PENDING') {
+        await settle(trx, bookingId, { status: 'CANCELLED' });
+      }
+    },
+  );
+
+  // A cancelled booking is refunded in full, once: the gateway answers a repeated refund with the first.
+  const refundCancelled = twoStep<'CancellationRequested', GatewayCharge | null>(
+    async (event, db) => {
+      const payment = await db
+        .selectFrom('payment.payments')
+        .select('status')
+        .where('booking_id', '=', event.bookingId as string)
+        .executeTakeFirst();
+      return payment?.status === 'COMPLETED' ? gatewayOf(db).refund(event.bookingId as string) : null;
+    },
+    async (event, { trx, emit }, answer) => {
+      const bookingId = event.bookingId as string;
+      const payment = await lockPayment(trx, bookingId, 'CANCELLED');
+      if (answer?.status !== 'refunded' || payment.status === 'REFUNDED') return;
+      await settle(trx, bookingId, { status: 'REFUNDED' });
+      emit('PaymentRefunded', {
+        amountPaise: answer.amountPaise,
+        gatewayReference: answer.refundReference ?? answer.reference,
+        reason: event.data.reason ?? 'Booking cancelled.',
+      });
+      logger.info('payment refunded for a cancellation', { amountPaise: answer.amountPaise });
+    },
+  );
 
   return {
     DiscountQuotaReserved: charge,
     DiscountQuotaSkipped: charge,
-    CompensationTriggered: async (event, { trx, emit }) => {
-      const bookingId = event.bookingId as string;
-      const payment = await lockPayment(trx, bookingId, 'CANCELLED');
-      if (payment.status !== 'COMPLETED') return;
-      // Money taken for a booking that failed is never kept.
-      await trx
-        .updateTable('payment.payments')
-        .set({ status: 'REFUNDED', updated_at: sql<Date>`now()` })
-        .where('booking_id', '=', bookingId)
-        .execute();
-      emit('PaymentRefunded', {
-        amountPaise: payment.amount_paise ?? 0,
-        gatewayReference: gatewayReference('rfnd'),
-        reason: event.data.reason,
-      });
-      logger.warn('payment refunded', { amountPaise: payment.amount_paise, cause: event.data.cause });
-    },
-    // A cancelled booking is refunded in full, once (the gateway's idempotency key is the booking's).
-    CancellationRequested: async (event, { trx, emit }) => {
-      const bookingId = event.bookingId as string;
-      const payment = await lockPayment(trx, bookingId, 'CANCELLED');
-      if (payment.status !== 'COMPLETED') return;
-      const amountPaise = payment.amount_paise ?? 0;
-      const refund = await simulateRefund(options.defaults, {
-        idempotencyKey: `refund:${bookingId}`,
-        amountPaise,
-      });
-      await trx
-        .updateTable('payment.payments')
-        .set({ status: 'REFUNDED', updated_at: sql<Date>`now()` })
-        .where('booking_id', '=', bookingId)
-        .execute();
-      emit('PaymentRefunded', {
-        amountPaise,
-        gatewayReference: refund.reference,
-        reason: event.data.reason ?? 'Booking cancelled.',
-      });
-      logger.info('payment refunded for a cancellation', { amountPaise });
-    },
+    CompensationTriggered: compensate,
+    CancellationRequested: refundCancelled,
     ConfigChanged: async (event, { trx }) => {
       await trx
         .updateTable('payment.settings')
@@ -139,4 +172,18 @@ export function paymentHandlers(options: { defaults: PaymentDefaults; random?: (
         .execute();
     },
   };
+}
+
+async function settle(
+  trx: Trx,
+  bookingId: string,
+  change: Partial<Pick<PaymentsTable, 'amount_paise' | 'gateway_reference' | 'failure_reason'>> & {
+    status: PaymentsTable['status'];
+  },
+): Promise<void> {
+  await trx
+    .updateTable('payment.payments')
+    .set({ ...change, updated_at: sql<Date>`now()` })
+    .where('booking_id', '=', bookingId)
+    .execute();
 }

@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { appendToOutbox } from '../bus/outbox.js';
 import type { Db } from '../db/database.js';
 import type { PaymentMode } from '../db/schema.js';
-import { createEvent } from '../events/catalogue.js';
+import { createEvent, type Event } from '../events/catalogue.js';
 import { basisPointsToPercent, percentToBasisPoints } from '../money.js';
 
 export interface ClinicConfig {
@@ -70,14 +70,17 @@ export async function updateConfig(
       paymentFailureRate: current.payment_failure_rate ?? defaults.failureRate,
     };
     const after = { ...before, ...change };
+    // Only an admin's explicit choice is stored: the environment's default is each payment worker's own.
+    const paymentSimulationMode = change.paymentSimulationMode ?? current.payment_simulation_mode;
+    const paymentFailureRate = change.paymentFailureRate ?? current.payment_failure_rate;
     const version = current.version + 1;
     await trx
       .updateTable('settings.config')
       .set({
         discount_basis_points: percentToBasisPoints(after.discountPercent),
         daily_discount_quota: after.dailyDiscountQuota,
-        payment_simulation_mode: after.paymentSimulationMode,
-        payment_failure_rate: after.paymentFailureRate,
+        payment_simulation_mode: paymentSimulationMode,
+        payment_failure_rate: paymentFailureRate,
         version,
         updated_at: sql<Date>`now()`,
         updated_by: actor,
@@ -90,8 +93,8 @@ export async function updateConfig(
         configVersion: version,
         discountBasisPoints: percentToBasisPoints(after.discountPercent),
         dailyDiscountQuota: after.dailyDiscountQuota,
-        paymentSimulationMode: after.paymentSimulationMode,
-        paymentFailureRate: after.paymentFailureRate,
+        paymentSimulationMode,
+        paymentFailureRate,
         actor,
       },
       { bookingId: null, correlationId: randomUUID(), causationId: null },
@@ -111,4 +114,29 @@ export async function updateConfig(
     await appendToOutbox(trx, [event]);
   });
   return getConfig(db, defaults);
+}
+
+/**
+ * The committed configuration as a `ConfigChanged` of its version: a participant applies it at start
+ * (by version, like any other), so a trimmed or lost config stream leaves it on the current values.
+ */
+export async function currentConfigEvent(db: Db): Promise<Event<'ConfigChanged'>> {
+  const row = await db
+    .selectFrom('settings.config')
+    .selectAll()
+    .where('id', '=', 1)
+    .executeTakeFirstOrThrow();
+  const data = {
+    configVersion: row.version,
+    discountBasisPoints: row.discount_basis_points,
+    dailyDiscountQuota: row.daily_discount_quota,
+    paymentSimulationMode: row.payment_simulation_mode,
+    paymentFailureRate: row.payment_failure_rate,
+    actor: row.updated_by ?? 'system',
+  };
+  return createEvent('ConfigChanged', data, {
+    bookingId: null,
+    correlationId: randomUUID(),
+    causationId: null,
+  });
 }

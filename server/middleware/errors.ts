@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { AppError, NotFoundError, TooManyRequestsError } from '../../lib/errors.js';
 import { errorFields, logger } from '../../lib/logger.js';
+import { isTransient } from '../../lib/transient-errors.js';
 
 interface ErrorBody {
   error: { code: string; message: string; details?: unknown };
@@ -59,16 +60,13 @@ function toBody(error: unknown): { status: number; body: ErrorBody } {
   };
 }
 
+/** A dependency is down, or the connection to it was severed: the client may retry shortly. */
 function isUnavailable(error: unknown): boolean {
-  const message = String((error as Error)?.message ?? '');
-  const code = (error as { code?: string })?.code ?? '';
-  return (
-    ['ECONNREFUSED', 'ETIMEDOUT', 'ECONNRESET', '57P01', '53300'].includes(code) ||
-    message.includes("Stream isn't writeable") ||
-    message.includes('Connection is closed') ||
-    message.includes('timeout exceeded when trying to connect')
-  );
+  return isTransient(error) || isTransient((error as { cause?: unknown })?.cause);
 }
+
+/** Seconds a client is asked to wait before retrying a 503. */
+const RETRY_AFTER_SECONDS = 2;
 
 export const notFound: RequestHandler = (req, _res, next) => {
   next(new NotFoundError(`Nothing at ${req.method} ${req.path}.`));
@@ -81,6 +79,7 @@ export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
     logger.error('request failed', { method: req.method, path: req.path, status, ...errorFields(error) });
   if (error instanceof TooManyRequestsError) res.setHeader('Retry-After', String(error.retryAfterSeconds));
   if (res.headersSent) return;
+  if (status === 503) res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
   res.status(status);
   if (req.path.startsWith('/api/') || !req.accepts('html')) {
     res.json(body);

@@ -9,17 +9,17 @@ import { currentUser, requireUser } from '../auth/guards.js';
 import { parse } from '../middleware/validate.js';
 
 const email = z
-  .email('a valid email address')
+  .email('enter an email address like name@example.com')
   .max(254)
   .transform((value) => value.toLowerCase());
-const signupInput = z.object({
-  name: z.string().trim().min(1, 'your name').max(100),
+export const signupInput = z.object({
+  name: z.string().trim().min(1, 'enter your full name').max(100),
   email,
-  password: z.string().min(10, 'at least 10 characters').max(200),
+  password: z.string().min(10, 'use at least 10 characters').max(200),
 });
-const loginInput = z.object({
-  email: z.string().trim().min(1).max(254),
-  password: z.string().min(1).max(200),
+export const loginInput = z.object({
+  email: z.string().trim().min(1, 'enter your email').max(254),
+  password: z.string().min(1, 'enter your password').max(200),
 });
 
 export interface AuthDeps {

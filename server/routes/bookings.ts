@@ -18,23 +18,27 @@ export interface BookingDeps {
   published: () => void;
 }
 
+/** Phone digits as an HTML `pattern` (the wizard's field) and the schema check below. */
+export const PHONE_PATTERN = String.raw`\+?\d[\d\s\-]{8,16}\d`;
+export const EARLIEST_DATE_OF_BIRTH = '1900-01-01';
+
 export function bookingInput(clock: Clock) {
   return z.object({
     patient: z.object({
-      name: z.string().trim().min(1, 'the patient name').max(100),
-      gender: z.enum(['female', 'male', 'other'], 'female, male or other'),
+      name: z.string().trim().min(1, "enter the patient's full name").max(100),
+      gender: z.enum(['female', 'male', 'other'], 'choose Female, Male or Other'),
       dateOfBirth: z
         .string()
-        .refine(isValidIsoDate, 'a real date as YYYY-MM-DD')
-        .refine((date) => date <= istDate(clock.now()), 'not in the future')
-        .refine((date) => date >= '1900-01-01', 'after 1900'),
+        .refine(isValidIsoDate, 'enter a real date (YYYY-MM-DD)')
+        .refine((date) => date <= istDate(clock.now()), 'cannot be in the future')
+        .refine((date) => date >= EARLIEST_DATE_OF_BIRTH, 'must be in 1900 or later'),
       phone: z
         .string()
         .trim()
-        .regex(/^\+?\d[\d\s-]{8,16}\d$/, 'a phone number of 10 to 15 digits'),
-      email: z.email('a valid email address').max(254),
+        .regex(new RegExp(`^${PHONE_PATTERN}$`), 'enter a phone number of 10 to 15 digits'),
+      email: z.email('enter an email address like name@example.com').max(254),
     }),
-    serviceIds: z.array(z.uuid('a service id')).min(1, 'at least one service').max(20),
+    serviceIds: z.array(z.uuid('a service id')).min(1, 'choose at least one service').max(20),
   });
 }
 

@@ -1,4 +1,4 @@
-import { Router, type Request, type Response } from 'express';
+import { Router, type Request } from 'express';
 import { z } from 'zod';
 import type { Db } from '../../lib/db/database.js';
 import { NotFoundError } from '../../lib/errors.js';
@@ -11,11 +11,7 @@ import { currentUser, requireLoginPage } from '../auth/guards.js';
 const bookingId = z.uuid();
 
 /** The Bill of Supply of a confirmed booking, as a printable page and as a PDF: its patient and admins only. */
-export function receiptPages(deps: {
-  db: Db;
-  clinic: Clinic;
-  issueCsrf: (req: Request, res: Response) => string;
-}): Router {
+export function receiptPages(deps: { db: Db; clinic: Clinic }): Router {
   const router = Router();
 
   const receiptFor = async (req: Request): Promise<ReceiptDocument> => {
@@ -35,7 +31,8 @@ export function receiptPages(deps: {
       title: `Receipt ${receipt.number}`,
       receipt,
       formatLongDate,
-      csrfToken: deps.issueCsrf(req, res),
+      styles: ['/css/receipt.css'],
+      scripts: ['/js/receipt.js'],
     });
   });
 

@@ -49,26 +49,27 @@ describe('pages in a real browser', function () {
   it('signs a patient up, shows who is logged in, and logs out', async () => {
     const user = buildUser({ name: 'Kavya Rao' });
     await page.goto(`${server.url}/signup`);
-    await page.fill('input[name=name]', user.name);
-    await page.fill('input[name=email]', user.email);
-    await page.fill('input[name=password]', user.password);
-    await page.click('button[type=submit]');
+    await page.getByLabel('Full name').fill(user.name);
+    await page.getByLabel('Email').fill(user.email);
+    await page.getByLabel('Password').fill(user.password);
+    await page.getByRole('button', { name: 'Create account' }).click();
     await page.waitForURL(`${server.url}/`);
-    expect(await page.locator('.who').innerText()).to.equal('Kavya Rao');
+    expect(await page.locator('.who').textContent()).to.equal('Logged in as Kavya Rao');
 
-    await page.click('text=Log out');
-    await page.waitForSelector('a[href="/login"]');
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.locator('header').getByRole('link', { name: 'Log in' }).waitFor();
     expect(await page.locator('.who').count()).to.equal(0);
     expect(problems).to.deep.equal([]);
   });
 
   it('re-renders the login form with a message on wrong credentials', async () => {
     await page.goto(`${server.url}/login`);
-    await page.fill('input[name=email]', 'nobody@example.com');
-    await page.fill('input[name=password]', 'wrong password');
-    await page.click('button[type=submit]');
-    await page.waitForSelector('.errors');
-    expect(await page.locator('.errors').innerText()).to.contain('Wrong email or password.');
-    expect(await page.inputValue('input[name=email]')).to.equal('nobody@example.com');
+    await page.getByLabel('Email').fill('nobody@example.com');
+    await page.getByLabel('Password').fill('wrong password');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    const summary = page.getByRole('alert');
+    await summary.waitFor();
+    expect(await summary.innerText()).to.contain('Wrong email or password.');
+    expect(await page.getByLabel('Email').inputValue()).to.equal('nobody@example.com');
   });
 });

@@ -32,7 +32,7 @@ describe('the receipt page in a real browser', function () {
     server = await serve(testApp.app);
     browser = await launchBrowser();
     const account = await createUser(testApp.db, user);
-    const handlers = bookingHandlers();
+    const handlers = bookingHandlers({ afterMs: 60_000, limit: 1 });
     booking = await confirmedBooking(testApp.db, handlers, {
       userId: account.id,
       services: [

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { sql } from 'kysely';
 import { createDb, type Db } from '../../lib/db/database.js';
+import { twoStep, type TwoStepHandler } from '../../lib/bus/consumer.js';
+import { SimulatedGateway } from '../../lib/payment/gateway.js';
 import { paymentHandlers } from '../../lib/payment/payment-handlers.js';
 import { priceBooking } from '../../lib/pricing/pricing-rules.js';
 import { handle, sagaEvent } from '../support/handlers.js';
@@ -33,6 +35,8 @@ describe('payment participant', () => {
     await db.destroy();
   });
 
+  const charges = (key: string) =>
+    db.selectFrom('gateway.charges').selectAll().where('idempotency_key', '=', key).execute();
   const payment = (bookingId: string) =>
     db.selectFrom('payment.payments').selectAll().where('booking_id', '=', bookingId).executeTakeFirst();
 
@@ -79,22 +83,73 @@ describe('payment participant', () => {
     expect((await payment(bookingId))?.status).to.equal('CANCELLED');
   });
 
-  it('a compensation during a slow charge waits for it, then refunds it', async () => {
+  it('a slow gateway holds no connection or row lock, and a compensation meanwhile voids the charge', async () => {
     const bookingId = randomUUID();
-    const slow = paymentHandlers({ defaults: { mode: 'success', failureRate: 0, delayMs: 400 } });
+    const slow = paymentHandlers({ defaults: { mode: 'success', failureRate: 0, delayMs: 1_500 } });
     const charging = handle(db, slow, reserved(bookingId));
-    // The compensation starts once the gateway call holds the booking's payment row.
-    await waitFor(async () => {
-      const { rows } = await sql<{ waiting: number }>`
-        select count(*)::int as waiting from pg_stat_activity
-        where datname = current_database() and state = 'idle in transaction'`.execute(db);
-      return (rows[0]?.waiting ?? 0) > 0;
+    // The intent is committed before the gateway is called.
+    await waitFor(async () => (await payment(bookingId))?.status === 'PENDING');
+    const { rows } = await sql<{ open: number }>`
+      select count(*)::int as open from pg_stat_activity
+      where datname = current_database() and state like 'idle in transaction%'`.execute(db);
+    expect(rows[0]?.open, 'transactions open during the gateway call').to.equal(0);
+    // The compensation is not held up by the charge in flight: it finishes first and voids the key.
+    const compensated = await handle(db, slow, compensation(bookingId));
+    expect(compensated).to.deep.equal([]);
+    expect((await payment(bookingId))?.status).to.equal('CANCELLED');
+    expect(await charging).to.deep.equal([]);
+    expect((await payment(bookingId))?.status).to.equal('CANCELLED');
+    expect((await charges(bookingId)).map((row) => row.status)).to.deep.equal(['cancelled']);
+  });
+
+  it('a charge that landed at the gateway before the compensation voided it is refunded', async () => {
+    const bookingId = randomUUID();
+    // The gateway charged, but the outcome never committed (the worker died after the call).
+    await new SimulatedGateway(db).charge(bookingId, pricing.finalPaise, {
+      mode: 'success',
+      failureRate: 0,
+      delayMs: 0,
     });
-    const compensating = handle(db, slow, compensation(bookingId));
-    const [[completed], [refund]] = await Promise.all([charging, compensating]);
-    expect(completed?.type).to.equal('PaymentCompleted');
+    const [refund] = await handle(db, succeed, compensation(bookingId));
     expect(refund?.type).to.equal('PaymentRefunded');
-    expect((await payment(bookingId))?.status).to.equal('REFUNDED');
+    expect(refund?.data).to.include({ amountPaise: pricing.finalPaise });
+    expect((await charges(bookingId)).map((row) => row.status)).to.deep.equal(['refunded']);
+  });
+
+  it('a gateway call that succeeded but whose outcome commit failed charges once', async () => {
+    const bookingId = randomUUID();
+    const handlers = paymentHandlers({
+      defaults: { mode: 'random', failureRate: 0.5, delayMs: 0 },
+      random: () => 0.9,
+    });
+    const event = reserved(bookingId);
+    const failingCommit = {
+      ...handlers,
+      DiscountQuotaReserved: twoStep<'DiscountQuotaReserved', unknown>(
+        (e, pool) =>
+          (handlers.DiscountQuotaReserved as TwoStepHandler<'DiscountQuotaReserved'>).outside(e, pool),
+        async () => {
+          throw new Error('the outcome commit failed');
+        },
+      ),
+    };
+    await handle(db, failingCommit, event).then(
+      () => expect.fail('the commit should have failed'),
+      (error: Error) => expect(error.message).to.equal('the outcome commit failed'),
+    );
+    expect((await payment(bookingId))?.status).to.equal('PENDING');
+    // The retry asks the gateway again with the same key; this time the draw would decline, but the
+    // gateway answers its first charge.
+    const retry = paymentHandlers({
+      defaults: { mode: 'random', failureRate: 0.5, delayMs: 0 },
+      random: () => 0.1,
+    });
+    const [completed] = await handle(db, retry, event);
+    expect(completed?.type).to.equal('PaymentCompleted');
+    const rows = await charges(bookingId);
+    expect(rows).to.have.length(1);
+    expect(rows[0]).to.include({ status: 'succeeded', amount_paise: pricing.finalPaise });
+    expect(completed?.data).to.include({ gatewayReference: rows[0]?.reference });
   });
 
   it('uses the mode an admin switched to, over the environment default', async () => {

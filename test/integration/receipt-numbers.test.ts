@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { bookingHandlers } from '../../lib/booking/booking-handlers.js';
+import type { Handler, Handlers } from '../../lib/bus/consumer.js';
 import { manualClock } from '../../lib/clock.js';
 import { createDb, type Db } from '../../lib/db/database.js';
 import { createService } from '../support/factories.js';
@@ -25,7 +26,7 @@ describe('receipt numbers', function () {
   // Each test confirms in a financial year of its own, so other suites of the run share no counter.
   it('numbers 50 concurrent confirmations 1 to 50 without gaps or repeats', async () => {
     const clock = manualClock('2031-06-15T06:00:00Z');
-    const handlers = bookingHandlers({ clock });
+    const handlers = bookingHandlers({ afterMs: 60_000, limit: 1 }, { clock });
     const bookings = await Promise.all(
       Array.from({ length: 50 }, () => pricedBooking(db, handlers, { services: [service] })),
     );
@@ -50,7 +51,7 @@ describe('receipt numbers', function () {
 
   it('gives one receipt per booking when the confirmation is delivered again', async () => {
     const clock = manualClock('2032-05-01T06:00:00Z');
-    const handlers = bookingHandlers({ clock });
+    const handlers = bookingHandlers({ afterMs: 60_000, limit: 1 }, { clock });
     const booking = await confirmedBooking(db, handlers, { services: [service] });
     await handle(db, handlers, paymentCompleted(booking));
     await handle(db, handlers, paymentCompleted(booking));
@@ -65,14 +66,15 @@ describe('receipt numbers', function () {
 
   it('leaves no gap when a confirming transaction rolls back', async () => {
     const clock = manualClock('2033-07-01T06:00:00Z');
-    const handlers = bookingHandlers({ clock });
+    const handlers = bookingHandlers({ afterMs: 60_000, limit: 1 }, { clock });
     const first = await confirmedBooking(db, handlers, { services: [service] });
     const doomed = await pricedBooking(db, handlers, { services: [service] });
     // The confirmation commits nothing: something later in its transaction fails.
-    const failing = {
+    const confirm = handlers.PaymentCompleted as Handler<'PaymentCompleted'>;
+    const failing: Handlers = {
       ...handlers,
-      PaymentCompleted: async (...args: Parameters<NonNullable<typeof handlers.PaymentCompleted>>) => {
-        await handlers.PaymentCompleted?.(...args);
+      PaymentCompleted: async (event, context) => {
+        await confirm(event, context);
         throw new Error('failed after the receipt was numbered');
       },
     };
@@ -90,7 +92,7 @@ describe('receipt numbers', function () {
 
   it('starts a new year at 1 April IST: 31 March 23:59 and 1 April 00:00', async () => {
     const clock = manualClock('2035-03-31T18:29:59Z'); // 23:59:59 IST on 31 March
-    const handlers = bookingHandlers({ clock });
+    const handlers = bookingHandlers({ afterMs: 60_000, limit: 1 }, { clock });
     const march = await confirmedBooking(db, handlers, { services: [service] });
     clock.set('2035-03-31T18:30:00Z'); // 00:00 IST on 1 April
     const april = await confirmedBooking(db, handlers, { services: [service] });
@@ -102,7 +104,10 @@ describe('receipt numbers', function () {
   });
 
   it('gives no receipt to a booking that failed', async () => {
-    const handlers = bookingHandlers({ clock: manualClock('2036-08-01T06:00:00Z') });
+    const handlers = bookingHandlers(
+      { afterMs: 60_000, limit: 1 },
+      { clock: manualClock('2036-08-01T06:00:00Z') },
+    );
     const booking = await pricedBooking(db, handlers, { services: [service] });
     await handle(db, handlers, {
       ...sagaEvent('PaymentFailed', { amountPaise: booking.finalPaise, reason: 'declined' }, booking.id),

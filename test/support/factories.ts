@@ -77,3 +77,54 @@ export async function loggedInAdmin(app: Express, db: Db) {
   const user = await client.login(credentials);
   return { client, user };
 }
+
+/**
+ * A booking row written straight to the table (no saga runs), for lists and filters: its own
+ * reference, a price when it is not pending, created at the given instant.
+ */
+export async function insertBooking(
+  db: Db,
+  overrides: Partial<{
+    patientName: string;
+    status: 'PENDING' | 'CONFIRMED' | 'REJECTED' | 'FAILED';
+    createdAt: Date;
+    reference: string;
+    /** The account it belongs to: one created by the test lets trackWrites remove the booking. */
+    userId: string;
+  }> = {},
+) {
+  const id = randomUUID();
+  const status = overrides.status ?? 'CONFIRMED';
+  const priced = status !== 'PENDING';
+  const crockford = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+  const code = Array.from(randomUUID().replace(/-/g, '').slice(0, 8), (c) => crockford[parseInt(c, 16)]).join(
+    '',
+  );
+  const row = {
+    id,
+    reference: overrides.reference ?? `MC-${code.slice(0, 4)}-${code.slice(4)}`,
+    user_id: overrides.userId ?? randomUUID(),
+    status,
+    reason: status === 'REJECTED' ? 'Daily discount quota reached. Please try again tomorrow.' : null,
+    correlation_id: randomUUID(),
+    patient_name: overrides.patientName ?? 'Meera Iyer',
+    patient_gender: 'female' as const,
+    patient_date_of_birth: '1990-05-17',
+    patient_phone: '+91 98450 12345',
+    patient_email: `patient-${unique()}@example.com`,
+    idempotency_key: null,
+    request_hash: 'test',
+    quota_outcome: null,
+    base_paise: priced ? 150_000 : null,
+    discount_basis_points: priced ? 0 : null,
+    discount_paise: priced ? 0 : null,
+    final_paise: priced ? 150_000 : null,
+    discount_eligible: priced ? false : null,
+    discount_applied: priced ? false : null,
+    deadline_at: new Date(Date.now() + 120_000),
+    created_at: overrides.createdAt ?? new Date(),
+    finished_at: priced ? (overrides.createdAt ?? new Date()) : null,
+  };
+  await db.insertInto('booking.bookings').values(row).execute();
+  return { id, reference: row.reference, correlationId: row.correlation_id, createdAt: row.created_at };
+}

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Handler, Handlers } from '../../lib/bus/consumer.js';
+import type { Handler, HandlerContext, Handlers, TwoStepHandler } from '../../lib/bus/consumer.js';
 import type { Db } from '../../lib/db/database.js';
 import {
   createEvent,
@@ -9,21 +9,26 @@ import {
   type EventType,
 } from '../../lib/events/catalogue.js';
 
-/** Runs one participant handler in a real transaction, as the bus would, and returns what it emitted. */
+/**
+ * Runs one participant handler as the bus would (a two-step handler's outside step first, then its
+ * transaction) and returns what it emitted.
+ */
 export async function handle(db: Db, handlers: Handlers, event: Event): Promise<Event[]> {
-  const handler = handlers[event.type] as Handler<EventType> | undefined;
+  const handler = handlers[event.type] as Handler<EventType> | TwoStepHandler<EventType> | undefined;
   if (!handler) throw new Error(`no handler for ${event.type}`);
+  const prepared = typeof handler === 'function' ? undefined : await handler.outside(event, db);
   const emitted: Event[] = [];
-  await db.transaction().execute((trx) =>
-    handler(event, {
+  await db.transaction().execute((trx) => {
+    const context = {
       trx,
-      emit: (type, data) => {
+      emit: ((type, data) => {
         const next = followUp(event, type, data) as Event;
         emitted.push(next);
         return next as never;
-      },
-    }),
-  );
+      }) as HandlerContext['emit'],
+    };
+    return typeof handler === 'function' ? handler(event, context) : handler.inside(event, context, prepared);
+  });
   return emitted;
 }
 

@@ -9,7 +9,6 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       ADD COLUMN change_actor text,
       ADD COLUMN change_requested_at timestamptz,
       ADD COLUMN change_idempotency_key text,
-      ADD COLUMN refunded_paise integer CHECK (refunded_paise >= 0),
       ADD COLUMN invite_sequence integer NOT NULL DEFAULT 0;
 
     -- Emails after the confirmation (a cancellation), each once.
@@ -19,6 +18,10 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       sequence integer NOT NULL,
       channel text NOT NULL CHECK (channel IN ('email', 'file', 'log')),
       recipient text NOT NULL,
+      -- Written 'sending' before the mail server is called and 'sent' after, as confirmations are.
+      status text NOT NULL DEFAULT 'sending' CHECK (status IN ('sending', 'sent')),
+      attempts integer NOT NULL DEFAULT 1,
+      message_id text,
       sent_at timestamptz NOT NULL DEFAULT now(),
       PRIMARY KEY (booking_id, kind, sequence)
     );
@@ -30,7 +33,6 @@ export async function down(db: Kysely<unknown>): Promise<void> {
     DROP TABLE confirmation.notices;
     ALTER TABLE booking.bookings
       DROP COLUMN change, DROP COLUMN change_reason, DROP COLUMN change_actor,
-      DROP COLUMN change_requested_at, DROP COLUMN change_idempotency_key,
-      DROP COLUMN refunded_paise, DROP COLUMN invite_sequence;
+      DROP COLUMN change_requested_at, DROP COLUMN change_idempotency_key, DROP COLUMN invite_sequence;
   `.execute(db);
 }

@@ -18,7 +18,7 @@ describe('API: POST /api/bookings/:id/cancel', function () {
   let cleanUp: () => Promise<void>;
   let patient: { client: Client; user: { id: string; email: string } };
   let service: { id: string; name: string; pricePaise: number };
-  const handlers = bookingHandlers();
+  const handlers = bookingHandlers({ afterMs: 60_000, limit: 1 });
 
   before(async () => {
     testApp = await startApiApp({ clock });

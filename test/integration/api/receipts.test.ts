@@ -21,7 +21,7 @@ describe('receipts: the Bill of Supply page and PDF', function () {
   let owner: Client;
   let booking: PaidBooking;
   let number: string;
-  const handlers = bookingHandlers();
+  const handlers = bookingHandlers({ afterMs: 60_000, limit: 1 });
 
   before(async () => {
     testApp = await startTestApp({

@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { expect } from 'chai';
 import { sql } from 'kysely';
 import { createDb, type Db } from '../../../lib/db/database.js';
@@ -5,7 +6,11 @@ import { migrateToLatest } from '../../../lib/db/migrate.js';
 import { runNode } from '../../support/api-process.js';
 import { createTestEnvironment, type TestEnvironment } from '../../support/test-env.js';
 
-const ALL_MIGRATIONS = ['0001-initial', '0006-receipts', '0007-cancellation'];
+// Every committed migration file, in the order they apply.
+const ALL_MIGRATIONS = readdirSync(new URL('../../../lib/db/migrations/', import.meta.url))
+  .filter((file) => file.endsWith('.ts'))
+  .map((file) => file.replace(/\.ts$/, ''))
+  .sort();
 
 describe('migrations', function () {
   this.timeout(30_000);

@@ -1,0 +1,218 @@
+import { expect } from 'chai';
+import { Redis } from 'ioredis';
+import { failOverdueBookings } from '../../lib/booking/booking-handlers.js';
+import { streamKey } from '../../lib/bus/redis.js';
+import { createService } from '../support/factories.js';
+import type { Client } from '../support/http.js';
+import { isolatedEnvironment, type IsolatedEnvironment } from '../support/isolated-env.js';
+import {
+  adminClient,
+  book,
+  bookingStatus,
+  eventTypes,
+  ordinaryPatient,
+  patientClient,
+  settled,
+} from '../support/saga-helpers.js';
+import { SagaSystem, workerNames } from '../support/system.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
+import { waitFor } from '../support/wait.js';
+
+// The Procfile's processes against a database and Redis prefix of their own, PostgreSQL behind a
+// proxy that can cut it off: faults injected here reach no other suite.
+describe('faults: the Procfile processes when parts fail', function () {
+  this.timeout(60_000);
+  let env: IsolatedEnvironment;
+  let proxy: TcpProxy;
+  let system: SagaSystem;
+  let redis: Redis;
+  let admin: Client;
+  let patient: Client;
+
+  before(async function () {
+    this.timeout(120_000);
+    env = await isolatedEnvironment();
+    const target = new URL(env.databaseUrl);
+    proxy = await TcpProxy.start({ host: target.hostname, port: Number(target.port || 5432) });
+    system = await SagaSystem.start({
+      env: {
+        DATABASE_URL: proxy.url(env.databaseUrl),
+        REDIS_PREFIX: env.redisPrefix,
+        PAYMENT_DELAY_MS: '50',
+        SAGA_REDRIVE_AFTER_MS: '1500',
+        SAGA_SWEEP_INTERVAL_MS: '200',
+      },
+    });
+    redis = new Redis(process.env.REDIS_URL as string);
+    admin = await adminClient(system.url!, env.db);
+    patient = await patientClient(system.url!, env.db);
+  });
+
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed') system?.dump();
+    await proxy?.resume();
+    for (const name of workerNames()) if (system && !system.isRunning(name)) await system.launch(name);
+  });
+
+  after(async function () {
+    this.timeout(60_000);
+    redis?.disconnect();
+    try {
+      await system?.stop();
+    } finally {
+      await proxy?.close();
+      await env?.drop();
+    }
+  });
+
+  const deadLetters = () => env.db.selectFrom('bus.dead_letters').selectAll().execute();
+  const stream = (name: string) => streamKey(env.redisPrefix, name);
+
+  it('loses nothing and crashes nothing when PostgreSQL is unreachable for 10 s; the web answers 503 with Retry-After meanwhile', async () => {
+    const service = await createService(env.db, { pricePaise: 150_000 });
+    const bookings = await Promise.all(
+      Array.from({ length: 12 }, () => book(patient, [service.id], ordinaryPatient())),
+    );
+    await proxy.pause();
+    const cutAt = Date.now();
+    const during = await patient.get(`/api/bookings/${bookings[0]!.id}/status`);
+    expect(during.status, JSON.stringify(during.body)).to.equal(503);
+    expect(during.headers['retry-after']).to.match(/^\d+$/);
+    expect(during.body.error.code).to.equal('unavailable');
+    const refused = await patient.post('/api/bookings', {
+      patient: ordinaryPatient(),
+      serviceIds: [service.id],
+    });
+    expect(refused.status).to.equal(503);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, 10_000 - (Date.now() - cutAt))));
+    await proxy.resume();
+
+    // Requests after the database is back succeed, and every booking finishes.
+    for (const { id } of bookings)
+      expect((await settled(patient, id, { timeoutMs: 30_000 })).status).to.equal('CONFIRMED');
+    for (const name of workerNames()) expect(system.isRunning(name), `${name} still running`).to.equal(true);
+    expect(system.isRunning('web')).to.equal(true);
+    expect(await deadLetters()).to.deep.equal([]);
+    const charges = await env.db
+      .selectFrom('gateway.charges')
+      .select('idempotency_key')
+      .where(
+        'idempotency_key',
+        'in',
+        bookings.map((b) => b.id),
+      )
+      .execute();
+    expect(charges).to.have.length(bookings.length);
+  });
+
+  it('a PUT of only discountPercent leaves the payment worker on its own mode', async () => {
+    await system.ensureEnv('payment', { PAYMENT_SIMULATION_MODE: 'fail' });
+    try {
+      const res = await admin.put('/api/admin/config', { discountPercent: 11 });
+      expect(res.status, JSON.stringify(res.body)).to.equal(200);
+      await waitFor(async () => {
+        const pricing = await env.db.selectFrom('pricing.settings').selectAll().executeTakeFirstOrThrow();
+        const payment = await env.db.selectFrom('payment.settings').selectAll().executeTakeFirstOrThrow();
+        return pricing.discount_basis_points === 1100 && payment.version === pricing.version;
+      });
+      const service = await createService(env.db, { pricePaise: 40_000 });
+      const { id } = await book(patient, [service.id]);
+      const booking = await settled(patient, id);
+      // The web runs with the default `success`; the payment worker's `fail` is what applies.
+      expect(booking.status).to.equal('FAILED');
+      expect(booking.reason).to.match(/declined/);
+    } finally {
+      await system.ensureEnv('payment', { PAYMENT_SIMULATION_MODE: 'success' });
+    }
+  });
+
+  it('a CompensationTriggered lost from its stream still ends in the refund and the release (re-drive)', async () => {
+    const service = await createService(env.db, { pricePaise: 150_000 });
+    // The booking worker is down while the booking is paid: it hears the payment only later.
+    await system.kill('booking', 'SIGTERM');
+    const { id } = await book(patient, [service.id]);
+    await waitFor(
+      async () => {
+        const row = await env.db
+          .selectFrom('payment.payments')
+          .select('status')
+          .where('booking_id', '=', id)
+          .executeTakeFirst();
+        return row?.status === 'COMPLETED';
+      },
+      { timeoutMs: 15_000, message: 'the payment' },
+    );
+    // Quota and payment stop; the booking's deadline passes and the sweep (the booking worker's own
+    // code, run here while that worker is down) triggers the compensation, which Redis then loses.
+    await system.kill('discount-quota', 'SIGTERM');
+    await system.kill('payment', 'SIGTERM');
+    const overdue = new Date(Date.now() - 1000);
+    await env.db.updateTable('booking.bookings').set({ deadline_at: overdue }).where('id', '=', id).execute();
+    expect(await failOverdueBookings(env.db, new Date(), { afterMs: 1500, limit: 5 })).to.equal(1);
+    const trigger = await env.db
+      .selectFrom('booking.timeline')
+      .select('event_id')
+      .where('booking_id', '=', id)
+      .where('type', '=', 'CompensationTriggered')
+      .executeTakeFirstOrThrow();
+    // The web's relay publishes it; then it is gone from the stream before quota or payment read it.
+    const lost = await waitFor(async () => {
+      const entries = (await redis.xrange(stream('booking'), '-', '+')) as [string, string[]][];
+      return entries.find(([, fields]) => fields.join(' ').includes(trigger.event_id));
+    });
+    expect(await redis.xdel(stream('booking'), lost[0])).to.equal(1);
+    await system.launch('booking');
+    await system.launch('discount-quota');
+    await system.launch('payment');
+
+    const booking = await waitFor(
+      async () => {
+        const seen = await bookingStatus(patient, id);
+        const types = eventTypes(seen);
+        return types.includes('PaymentRefunded') && types.includes('DiscountQuotaReleased') && seen;
+      },
+      { timeoutMs: 20_000, message: 'the refund and the release after the re-drive' },
+    );
+    expect(booking.status).to.equal('FAILED');
+    expect(eventTypes(booking).filter((type) => type === 'PaymentRefunded')).to.have.length(1);
+    expect(eventTypes(booking).filter((type) => type === 'DiscountQuotaReleased')).to.have.length(1);
+    const charge = await env.db
+      .selectFrom('gateway.charges')
+      .selectAll()
+      .where('idempotency_key', '=', id)
+      .executeTakeFirstOrThrow();
+    expect(charge.status).to.equal('refunded');
+    const reservation = await env.db
+      .selectFrom('quota.reservations')
+      .selectAll()
+      .where('booking_id', '=', id)
+      .executeTakeFirstOrThrow();
+    expect(reservation.status).to.equal('released');
+    const redriven = system.logged('booking', 'saga re-driven', {
+      bookingId: id,
+      type: 'CompensationTriggered',
+    });
+    expect(redriven.length).to.be.greaterThan(0);
+  });
+
+  it('a new pricing group, after the config stream was trimmed away, prices with the current percent', async () => {
+    await system.kill('pricing', 'SIGTERM');
+    const res = await admin.put('/api/admin/config', { discountPercent: 9.5 });
+    expect(res.status).to.equal(200);
+    await waitFor(
+      async () =>
+        (await redis.xlen(stream('config'))) > 0 &&
+        (await env.db.selectFrom('bus.outbox').select('id').where('published_at', 'is', null).execute())
+          .length === 0,
+    );
+    // The stream is gone, the group with it, and pricing's own copy is stale.
+    await redis.del(stream('config'));
+    await env.db.updateTable('pricing.settings').set({ discount_basis_points: 1200, version: 0 }).execute();
+    await system.launch('pricing');
+
+    const service = await createService(env.db, { pricePaise: 200_000 });
+    const { id } = await book(patient, [service.id]);
+    const booking = await settled(patient, id);
+    expect(booking.pricing).to.include({ discountPercent: 9.5, discountPaise: 19_000 });
+  });
+});

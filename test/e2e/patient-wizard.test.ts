@@ -1,0 +1,300 @@
+import { expect } from 'chai';
+import type { Browser, Page } from 'playwright-core';
+import { upsertAdmin } from '../../lib/identity/user-service.js';
+import { startTestApp, type TestApp } from '../support/app.js';
+import { launchBrowser, serve } from '../support/browser.js';
+import { createService } from '../support/factories.js';
+import { checkAtBothWidths, openPage, signUp, unexpected } from '../support/pages.js';
+
+// The wizard alone (no saga workers): bookings stay Pending, which is all these tests need.
+describe('the booking wizard in a real browser', function () {
+  this.timeout(60_000);
+  let testApp: TestApp;
+  let server: { url: string; close(): Promise<void> };
+  let browser: Browser;
+  let consult: { id: string; name: string; pricePaise: number };
+  let scan: { id: string; name: string; pricePaise: number };
+  let mammography: { id: string; name: string; pricePaise: number };
+
+  before(async () => {
+    testApp = await startTestApp();
+    server = await serve(testApp.app);
+    browser = await launchBrowser();
+    consult = await createService(testApp.db, { name: 'Wizard Consultation', pricePaise: 60_000 });
+    scan = await createService(testApp.db, { name: 'Wizard Scan', pricePaise: 63_457 });
+    mammography = await createService(testApp.db, {
+      name: 'Wizard Mammography',
+      pricePaise: 250_000,
+      gender: 'female',
+    });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+    await testApp?.close();
+  });
+
+  const PATIENT = {
+    name: 'Lakshmi Menon',
+    dateOfBirth: '1990-07-14',
+    phone: '+91 98450 12345',
+    email: 'lakshmi@example.com',
+  };
+
+  async function fillPatient(page: Page, gender = 'Female') {
+    await page.getByLabel('Full name').fill(PATIENT.name);
+    await page.getByLabel('Gender').selectOption({ label: gender });
+    await page.getByLabel('Date of birth').fill(PATIENT.dateOfBirth);
+    await page.getByLabel('Phone').fill(PATIENT.phone);
+    await page.getByLabel('Email').fill(PATIENT.email);
+  }
+
+  const stepNav = (page: Page) => page.getByRole('navigation', { name: 'Booking steps' });
+  const currentStep = (page: Page) => stepNav(page).locator('[aria-current="step"]').innerText();
+  const heading = (page: Page) => page.getByRole('heading', { level: 1 }).innerText();
+  /** The wizard's keys in the page's localStorage (evaluated in the browser). */
+  const saved = (page: Page): Promise<string[]> =>
+    page.evaluate(
+      'Object.keys(window.localStorage).filter((key) => key.startsWith("clinic.wizard."))',
+    ) as Promise<string[]>;
+
+  async function bookingsOf(email: string) {
+    return testApp.db
+      .selectFrom('booking.bookings')
+      .innerJoin('identity.users', 'identity.users.id', 'booking.bookings.user_id')
+      .select(['booking.bookings.id', 'booking.bookings.patient_name', 'booking.bookings.idempotency_key'])
+      .where('identity.users.email', '=', email.toLowerCase())
+      .execute();
+  }
+
+  describe('with JavaScript', () => {
+    it('keeps every entry stepping back and forth and after a refresh on each step', async () => {
+      const { context, page, problems } = await openPage(browser, { width: 'phone' });
+      await signUp(page, server.url);
+      await page.goto(`${server.url}/`);
+      expect(await currentStep(page)).to.contain('Patient info');
+      await checkAtBothWidths(page, 'wizard-patient');
+      await fillPatient(page);
+      await page.reload();
+      expect(await page.getByLabel('Full name').inputValue()).to.equal(PATIENT.name);
+      expect(await page.getByLabel('Gender').inputValue()).to.equal('female');
+      expect(await page.getByLabel('Date of birth').inputValue()).to.equal(PATIENT.dateOfBirth);
+
+      await page.getByRole('button', { name: 'Next' }).click();
+      expect(await currentStep(page)).to.contain('Services');
+      await page.getByRole('checkbox', { name: consult.name }).check();
+      await page.getByRole('checkbox', { name: scan.name }).check();
+      expect(await page.locator('[aria-live]', { hasText: 'Total' }).innerText()).to.contain('₹1,234.57');
+      await checkAtBothWidths(page, 'wizard-services');
+      await page.reload();
+      expect(await currentStep(page)).to.contain('Services');
+      expect(await page.getByRole('checkbox', { name: scan.name }).isChecked()).to.equal(true);
+      expect(await page.locator('[aria-live]', { hasText: 'Total' }).innerText()).to.contain('₹1,234.57');
+
+      await page.getByRole('button', { name: 'Next' }).click();
+      expect(await currentStep(page)).to.contain('Summary');
+      const total = page.locator('.breakdown .total td');
+      await total.waitFor();
+      expect(await total.innerText()).to.equal('₹1,086.42');
+      expect(await page.locator('.breakdown').innerText()).to.contain('Expected discount (12%)');
+      await checkAtBothWidths(page, 'wizard-summary');
+      await page.reload();
+      expect(await currentStep(page)).to.contain('Summary');
+      expect(await page.locator('.breakdown .total td').innerText()).to.equal('₹1,086.42');
+
+      // Back through the step navigation and the Back buttons: nothing is lost.
+      await stepNav(page).getByRole('link', { name: 'Patient info' }).click();
+      expect(await heading(page)).to.equal('Who is the visit for?');
+      expect(await page.getByLabel('Phone').inputValue()).to.equal(PATIENT.phone);
+      await stepNav(page).getByRole('link', { name: 'Summary' }).click();
+      await page.locator('.breakdown .total td').waitFor();
+      await page.getByRole('link', { name: 'Back' }).click();
+      expect(await page.getByRole('checkbox', { name: consult.name }).isChecked()).to.equal(true);
+      await page.getByRole('button', { name: 'Back' }).click();
+      expect(await page.getByLabel('Email').inputValue()).to.equal(PATIENT.email);
+
+      // A new tab of the same browser resumes at the same step with the same entries.
+      const second = await context.newPage();
+      await second.goto(`${server.url}/`);
+      expect(await currentStep(second)).to.contain('Patient info');
+      expect(await second.getByLabel('Full name').inputValue()).to.equal(PATIENT.name);
+      expect(unexpected(problems)).to.deep.equal([]);
+      await context.close();
+    });
+
+    it('does not skip past a step that is not complete: its errors show by the fields', async () => {
+      const { context, page, problems } = await openPage(browser);
+      await signUp(page, server.url);
+      await page.getByLabel('Full name').fill('Arjun Rao');
+      await stepNav(page).getByRole('link', { name: 'Summary' }).click();
+      expect(await currentStep(page)).to.contain('Patient info');
+      const summary = page.getByRole('alert');
+      expect(await summary.innerText()).to.contain('Gender: choose Female, Male or Other');
+      expect(await summary.innerText()).not.to.contain('Full name');
+      expect(await page.getByLabel('Phone').getAttribute('aria-invalid')).to.equal('true');
+      await checkAtBothWidths(page, 'wizard-patient-errors');
+      await page.getByLabel('Phone').fill('12');
+      await page.getByRole('button', { name: 'Next' }).click();
+      expect(await page.locator('#patient-phone-error').innerText()).to.contain('10 to 15 digits');
+
+      await fillPatient(page, 'Male');
+      await page.getByRole('button', { name: 'Next' }).click();
+      await page.getByRole('button', { name: 'Next' }).click();
+      expect(await currentStep(page)).to.contain('Services');
+      expect(await page.getByRole('alert').innerText()).to.contain('Services: choose at least one service');
+      expect(unexpected(problems)).to.deep.equal([]);
+      await context.close();
+    });
+
+    it('offers only the services that fit the gender and takes off those that no longer fit', async () => {
+      const { context, page, problems } = await openPage(browser);
+      await signUp(page, server.url);
+      await fillPatient(page, 'Male');
+      await page.getByRole('button', { name: 'Next' }).click();
+      expect(await page.getByRole('checkbox', { name: mammography.name }).count()).to.equal(0);
+      await page.getByRole('button', { name: 'Back' }).click();
+      await page.getByLabel('Gender').selectOption({ label: 'Female' });
+      await page.getByRole('button', { name: 'Next' }).click();
+      await page.getByRole('checkbox', { name: mammography.name }).check();
+      await page.getByRole('checkbox', { name: consult.name }).check();
+      expect(await page.locator('[aria-live]', { hasText: 'Total' }).innerText()).to.contain('₹3,100.00');
+
+      await stepNav(page).getByRole('link', { name: 'Patient info' }).click();
+      await page.getByLabel('Gender').selectOption({ label: 'Other' });
+      await page.getByRole('button', { name: 'Next' }).click();
+      expect(await page.getByRole('checkbox', { name: mammography.name }).count()).to.equal(0);
+      expect(await page.locator('.removed-note').innerText()).to.contain(mammography.name);
+      expect(await page.getByRole('checkbox', { name: consult.name }).isChecked()).to.equal(true);
+      expect(await page.locator('[aria-live]', { hasText: 'Total' }).innerText()).to.contain('₹600.00');
+      await page.getByRole('button', { name: 'Next' }).click();
+      await page.locator('.breakdown .total td').waitFor();
+      expect(await page.locator('.breakdown').innerText()).not.to.contain(mammography.name);
+      expect(await page.locator('.summary-body').innerText()).to.contain('No discount applies');
+      expect(unexpected(problems)).to.deep.equal([]);
+      await context.close();
+    });
+
+    it('makes one booking on a double click, goes to its status page and forgets the progress', async () => {
+      const { context, page, problems } = await openPage(browser);
+      const user = await signUp(page, server.url);
+      await fillPatient(page);
+      await page.getByRole('button', { name: 'Next' }).click();
+      await page.getByRole('checkbox', { name: consult.name }).check();
+      await page.getByRole('button', { name: 'Next' }).click();
+      await page.locator('.breakdown .total td').waitFor();
+      expect(await saved(page)).to.have.length(1);
+
+      const posts: string[] = [];
+      page.on('request', (request) => {
+        if (request.method() === 'POST' && request.url().endsWith('/api/bookings'))
+          posts.push(request.headers()['idempotency-key'] ?? '');
+      });
+      await page.getByRole('button', { name: 'Confirm booking' }).dblclick();
+      await page.waitForURL(/\/bookings\/[0-9a-f-]{36}$/);
+      const bookings = await bookingsOf(user.email);
+      expect(bookings).to.have.length(1);
+      expect(bookings[0]!.patient_name).to.equal(PATIENT.name);
+      expect(posts.length).to.be.at.least(1);
+      expect(new Set(posts).size).to.equal(1);
+      expect(bookings[0]!.idempotency_key).to.equal(posts[0]);
+      expect(page.url()).to.equal(`${server.url}/bookings/${bookings[0]!.id}`);
+      expect(await page.getByRole('status').innerText()).to.equal('Pending');
+      expect(await saved(page)).to.deep.equal([]);
+
+      await page.goto(`${server.url}/`);
+      expect(await currentStep(page)).to.contain('Patient info');
+      expect(await page.getByLabel('Full name').inputValue()).to.equal('');
+      expect(unexpected(problems)).to.deep.equal([]);
+      await context.close();
+    });
+
+    it('forgets the saved progress on log out', async () => {
+      const { context, page, problems } = await openPage(browser);
+      await signUp(page, server.url);
+      await fillPatient(page);
+      expect(await saved(page)).to.have.length(1);
+      await page.getByRole('button', { name: 'Log out' }).click();
+      await page.waitForURL(`${server.url}/`);
+      expect(await saved(page)).to.deep.equal([]);
+      expect(unexpected(problems)).to.deep.equal([]);
+      await context.close();
+    });
+
+    it('sends an anonymous patient to log in (or sign up) and back to the wizard', async () => {
+      const { context, page, problems } = await openPage(browser);
+      await page.goto(`${server.url}/`);
+      expect(await page.getByRole('navigation', { name: 'Booking steps' }).count()).to.equal(0);
+      await checkAtBothWidths(page, 'home');
+      await page.getByRole('link', { name: 'Start booking' }).click();
+      await page.waitForURL(/\/login\?next=/);
+      await checkAtBothWidths(page, 'login');
+      await page.locator('main').getByRole('link', { name: 'Create an account' }).click();
+      await page.waitForURL(/\/signup\?next=/);
+      await checkAtBothWidths(page, 'signup');
+      await page.getByLabel('Full name').fill('Farah Khan');
+      await page.getByLabel('Email').fill(`farah-${Date.now()}@example.com`);
+      await page.getByLabel('Password').fill('short');
+      await page.getByRole('button', { name: 'Create account' }).click();
+      expect(await page.locator('#password-error').innerText()).to.contain('at least 10 characters');
+      expect(await page.getByLabel('Full name').inputValue()).to.equal('Farah Khan');
+      await checkAtBothWidths(page, 'signup-errors');
+      await page.getByLabel('Password').fill('a long enough password');
+      await page.getByRole('button', { name: 'Create account' }).click();
+      await page.waitForURL(`${server.url}/?step=patient`);
+      expect(await currentStep(page)).to.contain('Patient info');
+      expect(unexpected(problems, [400])).to.deep.equal([]);
+      await context.close();
+    });
+
+    it('tells an admin that admins cannot book', async () => {
+      const credentials = {
+        email: 'wizard-admin@example.com',
+        password: 'admin password 123',
+        name: 'Admin',
+      };
+      await upsertAdmin(testApp.db, credentials);
+      const { context, page, problems } = await openPage(browser);
+      await page.goto(`${server.url}/login?next=%2F%3Fstep%3Dpatient`);
+      await page.getByLabel('Email').fill(credentials.email);
+      await page.getByLabel('Password').fill(credentials.password);
+      await page.getByRole('button', { name: 'Log in' }).click();
+      await page.waitForURL(`${server.url}/?step=patient`);
+      expect(await page.locator('main').innerText()).to.contain('Admins cannot book');
+      expect(await page.getByRole('button', { name: 'Confirm booking' }).count()).to.equal(0);
+      await checkAtBothWidths(page, 'wizard-admin');
+      expect(unexpected(problems, [403])).to.deep.equal([]);
+      await context.close();
+    });
+  });
+
+  describe('without JavaScript', () => {
+    it('books through plain forms posted step by step', async () => {
+      const { context, page, problems } = await openPage(browser, { javaScript: false });
+      const user = await signUp(page, server.url);
+      await page.getByRole('button', { name: 'Next' }).click();
+      expect(await page.getByRole('alert').innerText()).to.contain('Full name');
+      await checkAtBothWidths(page, 'wizard-nojs-errors', { axe: false });
+      await fillPatient(page, 'Female');
+      await page.getByRole('button', { name: 'Next' }).click();
+      await page.getByRole('checkbox', { name: mammography.name }).check();
+      await page.getByRole('button', { name: 'Back' }).click();
+      await page.getByLabel('Gender').selectOption({ label: 'Male' });
+      await page.getByRole('button', { name: 'Next' }).click();
+      expect(await page.locator('.removed-note').innerText()).to.contain(mammography.name);
+      await page.getByRole('checkbox', { name: consult.name }).check();
+      await page.getByRole('checkbox', { name: scan.name }).check();
+      await page.getByRole('button', { name: 'Next' }).click();
+      await checkAtBothWidths(page, 'wizard-nojs-summary', { axe: false });
+      expect(await page.locator('.breakdown .total td').innerText()).to.equal('₹1,086.42');
+      await page.getByRole('button', { name: 'Confirm booking' }).click();
+      await page.waitForURL(/\/bookings\/[0-9a-f-]{36}$/);
+      expect(await page.getByRole('status').innerText()).to.equal('Pending');
+      const bookings = await bookingsOf(user.email);
+      expect(bookings).to.have.length(1);
+      await checkAtBothWidths(page, 'status-nojs', { axe: false });
+      expect(unexpected(problems, [400])).to.deep.equal([]);
+      await context.close();
+    });
+  });
+});

@@ -1,0 +1,78 @@
+// What the patient-page browser suites share: a signed-up patient in a browser context, the
+// accessibility check, screenshots at phone and desktop widths, and the console/CSP watch.
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { AxeBuilder } from '@axe-core/playwright';
+import { expect } from 'chai';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { projectRoot } from '../../lib/paths.js';
+import { buildUser } from './factories.js';
+
+export const WIDTHS = { phone: { width: 360, height: 780 }, desktop: { width: 1280, height: 900 } };
+const SCREENSHOTS = path.join(projectRoot, 'test', 'output', 'screenshots');
+
+/** A fresh context and page that collects console errors, page errors and CSP violations. */
+export async function openPage(
+  browser: Browser,
+  options: { javaScript?: boolean; width?: keyof typeof WIDTHS } = {},
+): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {
+  const context = await browser.newContext({
+    viewport: WIDTHS[options.width ?? 'desktop'],
+    javaScriptEnabled: options.javaScript ?? true,
+  });
+  const page = await context.newPage();
+  const problems: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(message.text());
+  });
+  page.on('pageerror', (error) => problems.push(error.message));
+  return { context, page, problems };
+}
+
+/** Signs a new patient up through the page; resolves once logged in. */
+export async function signUp(page: Page, baseUrl: string, name = 'Anita Desai') {
+  const user = buildUser({ name });
+  await page.goto(`${baseUrl}/signup`);
+  await page.getByLabel('Full name').fill(user.name);
+  await page.getByLabel('Email').fill(user.email);
+  await page.getByLabel('Password').fill(user.password);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await page.waitForURL(`${baseUrl}/`);
+  return user;
+}
+
+/** No serious or critical axe-core violation on the page as it is now. */
+export async function expectAccessible(page: Page, what: string): Promise<void> {
+  const { violations } = await new AxeBuilder({ page }).analyze();
+  const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  expect(
+    bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`),
+    `axe on ${what}`,
+  ).to.deep.equal([]);
+}
+
+/**
+ * Checks the page with axe-core and saves a full-page screenshot at 360 px and 1280 px
+ * (test/output/screenshots/<name>-<width>.png); the viewport is put back afterwards. Pages in a
+ * context without JavaScript cannot run axe (`axe: false`): the same markup is checked with it on.
+ */
+export async function checkAtBothWidths(page: Page, name: string, { axe = true } = {}): Promise<void> {
+  await mkdir(SCREENSHOTS, { recursive: true });
+  const before = page.viewportSize();
+  for (const [label, size] of Object.entries(WIDTHS)) {
+    await page.setViewportSize(size);
+    if (axe) await expectAccessible(page, `${name} at ${size.width} px`);
+    await page.screenshot({ path: path.join(SCREENSHOTS, `${name}-${label}.png`), fullPage: true });
+  }
+  if (before) await page.setViewportSize(before);
+}
+
+/** The problems a page logged, less the console's note of a 4xx page that the test asked for. */
+export function unexpected(problems: string[], statuses: number[] = []): string[] {
+  return problems.filter(
+    (problem) =>
+      !statuses.some((status) =>
+        problem.startsWith(`Failed to load resource: the server responded with a status of ${status}`),
+      ),
+  );
+}

@@ -1,0 +1,67 @@
+import { expect } from 'chai';
+import * as server from '../../server/views/helpers.js';
+// @ts-expect-error: the browser module is plain JavaScript without type declarations.
+import * as browser from '../../public/js/format.js';
+
+const twin = browser as Record<string, (value: unknown) => string>;
+
+describe('view helpers (server) and their browser twin', () => {
+  const instants = ['2026-12-01T18:29:59.999Z', '2026-12-01T18:30:00.000Z', '2024-02-28T23:00:05.000Z'];
+
+  it('show rupees the en-IN way', () => {
+    for (const paise of [0, 5, 100000, 100001, 12345600, 108642]) {
+      expect(twin.rupees!(paise)).to.equal(server.rupees(paise));
+    }
+    expect(server.rupees(12345600)).to.equal('₹1,23,456.00');
+  });
+
+  it('show IST dates and times, turning the day at 18:30 UTC', () => {
+    expect(server.istDateTime(instants[0]!)).to.equal('1 Dec 2026, 23:59:59 IST');
+    expect(server.istDateTime(instants[1]!)).to.equal('2 Dec 2026, 00:00:00 IST');
+    expect(server.istDay(instants[2]!)).to.equal('29 Feb 2024');
+    for (const at of instants) {
+      expect(twin.istDay!(at)).to.equal(server.istDay(at));
+      expect(twin.istTime!(at)).to.equal(server.istTime(at));
+      expect(twin.istDateTime!(at)).to.equal(server.istDateTime(at));
+    }
+  });
+
+  it('show the time between steps', () => {
+    const cases: [number, string][] = [
+      [0, '0 ms'],
+      [140, '140 ms'],
+      [999, '999 ms'],
+      [1000, '1.0 s'],
+      [2449, '2.4 s'],
+      [59_949, '59.9 s'],
+      [185_000, '3 min 5 s'],
+    ];
+    for (const [ms, text] of cases) {
+      expect(server.duration(ms)).to.equal(text);
+      expect(twin.duration!(ms)).to.equal(text);
+    }
+  });
+
+  it('name statuses and events in words, also events without a label', () => {
+    for (const status of ['PENDING', 'CONFIRMED', 'REJECTED', 'FAILED', 'CANCELLED']) {
+      expect(twin.statusWord!(status)).to.equal(server.statusWord(status));
+    }
+    expect(server.statusWord('CONFIRMED')).to.equal('Confirmed');
+    for (const type of [
+      'BookingRequested',
+      'DiscountQuotaRejected',
+      'SlotReserved',
+      'CompensationTriggered',
+    ]) {
+      expect(twin.eventLabel!(type)).to.equal(server.eventLabel(type));
+    }
+    expect(server.eventLabel('SlotReserved')).to.equal('Slot reserved');
+    expect(server.eventParticipant('PaymentFailed')).to.equal('payment');
+  });
+
+  it('find the message for a field', () => {
+    const errors = [{ field: 'email', message: 'Email: a valid email address' }];
+    expect(server.fieldError(errors, 'email')).to.equal('Email: a valid email address');
+    expect(server.fieldError(errors, 'name')).to.equal(null);
+  });
+});
