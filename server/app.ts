@@ -108,6 +108,7 @@ export function createApp(deps: AppDeps): Express {
       clock,
       deadlineMs: config.SAGA_DEADLINE_MS,
       cancellationCutoffMinutes: config.CANCELLATION_CUTOFF_MINUTES,
+      redriveAfterMs: config.SAGA_REDRIVE_AFTER_MS,
       published,
     }),
   );

@@ -28,7 +28,7 @@ export interface CancellationAccepted {
 export async function requestCancellation(
   db: Db,
   request: CancellationRequest,
-  options: { clock: Clock; cutoffMinutes: number },
+  options: { clock: Clock; cutoffMinutes: number; redriveAfterMs: number },
 ): Promise<CancellationAccepted> {
   return db.transaction().execute(async (trx) => {
     const booking = await trx
@@ -88,6 +88,9 @@ export async function requestCancellation(
         change_requested_at: now,
         change_idempotency_key: request.idempotencyKey ?? null,
         updated_at: sql<Date>`now()`,
+        // The booking participant asks again if the refund or a release is never heard of.
+        redrives: 0,
+        redrive_at: new Date(now.getTime() + options.redriveAfterMs),
       })
       .where('id', '=', booking.id)
       .execute();

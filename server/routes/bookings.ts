@@ -14,6 +14,7 @@ export interface BookingDeps {
   clock: Clock;
   deadlineMs: number;
   cancellationCutoffMinutes: number;
+  redriveAfterMs: number;
   /** Publishes what a request committed to the outbox without waiting for the next poll. */
   published: () => void;
 }
@@ -99,7 +100,11 @@ export function bookingsApi(deps: BookingDeps): Router {
     const { booking, created } = await requestCancellation(
       deps.db,
       { bookingId: id.data, by: user, reason, idempotencyKey: key },
-      { clock: deps.clock, cutoffMinutes: deps.cancellationCutoffMinutes },
+      {
+        clock: deps.clock,
+        cutoffMinutes: deps.cancellationCutoffMinutes,
+        redriveAfterMs: deps.redriveAfterMs,
+      },
     );
     extendContext({ correlationId: booking.correlationId, bookingId: booking.id });
     if (created) deps.published();

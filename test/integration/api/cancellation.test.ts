@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { sql } from 'kysely';
 import supertest from 'supertest';
-import { bookingHandlers } from '../../../lib/booking/booking-handlers.js';
+import { bookingHandlers, redriveStalledSagas } from '../../../lib/booking/booking-handlers.js';
 import { manualClock } from '../../../lib/clock.js';
 import type { TestApp } from '../../support/app.js';
 import { expectError, rowCounts, startApiApp, trackWrites } from '../../support/api-helpers.js';
@@ -186,6 +186,34 @@ describe('API: POST /api/bookings/:id/cancel', function () {
       actor: admin.user.email,
       reason: 'The doctor is unwell today',
     });
+  });
+
+  it('is re-driven from the database when its refund or release is never heard of (Redis lost it)', async () => {
+    const booking = await confirmed();
+    expect((await cancel(patient.client, booking.id)).status).to.equal(202);
+    // Published, then lost: nothing comes back, so the row says when to ask again.
+    await testApp.db
+      .updateTable('bus.outbox')
+      .set({ published_at: new Date() })
+      .where(sql<string>`payload->>'bookingId'`, '=', booking.id)
+      .execute();
+    const row = await testApp.db
+      .selectFrom('booking.bookings')
+      .select('redrive_at')
+      .where('id', '=', booking.id)
+      .executeTakeFirstOrThrow();
+    expect(row.redrive_at).to.be.an.instanceOf(Date);
+    await redriveStalledSagas(testApp.db, new Date((row.redrive_at as Date).getTime() + 1), {
+      afterMs: 30_000,
+      limit: 5,
+    });
+    const again = await testApp.db
+      .selectFrom('bus.outbox')
+      .select('published_at')
+      .where(sql<string>`payload->>'bookingId'`, '=', booking.id)
+      .where(sql<string>`payload->>'type'`, '=', 'CancellationRequested')
+      .executeTakeFirstOrThrow();
+    expect(again.published_at).to.equal(null);
   });
 
   it('refuses anonymous visitors (401) and requests without a CSRF token (403)', async () => {
