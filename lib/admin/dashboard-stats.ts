@@ -133,38 +133,44 @@ const MAINTAIN_EVERY_MS = 10 * 60_000;
 const KEEP_MINUTES_MS = 2 * 24 * 3600_000;
 let lastMaintained = 0;
 
-/**
- * Folds the backends' counter rows into shard 0 (rows a live transaction holds are skipped, never
- * waited on) and drops per-minute rows older than two days. One process at a time, every ten minutes.
- */
+/** foldCounters at most every ten minutes per process; a failure only waits for the next time. */
 async function maintainCounters(db: Db, now: Date): Promise<void> {
   if (now.getTime() - lastMaintained < MAINTAIN_EVERY_MS) return;
   lastMaintained = now.getTime();
   try {
-    await db.transaction().execute(async (trx) => {
-      const locked = await sql<{ locked: boolean }>`
-        SELECT pg_try_advisory_xact_lock(hashtext('stats.maintain')) AS locked`.execute(trx);
-      if (!locked.rows[0]?.locked) return;
-      for (const [table, key] of [
-        ['booking_status', 'status'],
-        ['event_types', 'type'],
-      ] as const) {
-        await sql`
-          WITH moved AS (
-            DELETE FROM ${sql.table(`stats.${table}`)} WHERE (${sql.ref(key)}, shard) IN (
-              SELECT ${sql.ref(key)}, shard FROM ${sql.table(`stats.${table}`)}
-              WHERE shard <> 0 FOR UPDATE SKIP LOCKED)
-            RETURNING ${sql.ref(key)} AS key, count)
-          INSERT INTO ${sql.table(`stats.${table}`)} (${sql.ref(key)}, shard, count)
-            SELECT key, 0, sum(count) FROM moved GROUP BY key ORDER BY key
-          ON CONFLICT (${sql.ref(key)}, shard) DO UPDATE SET count = ${sql.table(`stats.${table}`)}.count + excluded.count
-        `.execute(trx);
-      }
-      const cutoff = new Date(now.getTime() - KEEP_MINUTES_MS);
-      await sql`DELETE FROM stats.minute_bookings WHERE minute < ${cutoff}`.execute(trx);
-      await sql`DELETE FROM stats.minute_latency WHERE minute < ${cutoff}`.execute(trx);
-    });
+    await foldCounters(db, now);
   } catch (error) {
     logger.warn('stats maintenance failed; will try again later', errorFields(error));
   }
+}
+
+/**
+ * Folds the backends' counter rows into shard 0 (rows a live transaction holds are skipped, never
+ * waited on) and drops per-minute rows older than two days. One process at a time.
+ */
+export async function foldCounters(db: Db, now: Date): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    const locked = await sql<{ locked: boolean }>`
+      SELECT pg_try_advisory_xact_lock(hashtext('stats.maintain')) AS locked`.execute(trx);
+    if (!locked.rows[0]?.locked) return;
+    for (const [table, key] of [
+      ['booking_status', 'status'],
+      ['event_types', 'type'],
+    ] as const) {
+      await sql`
+        WITH moved AS (
+          DELETE FROM ${sql.table(`stats.${table}`)} WHERE (${sql.ref(key)}, shard) IN (
+            SELECT ${sql.ref(key)}, shard FROM ${sql.table(`stats.${table}`)}
+            WHERE shard <> 0 FOR UPDATE SKIP LOCKED)
+          RETURNING ${sql.ref(key)} AS key, count)
+        INSERT INTO ${sql.table(`stats.${table}`)} (${sql.ref(key)}, shard, count)
+          SELECT key, 0, sum(count) FROM moved GROUP BY key ORDER BY key
+        ON CONFLICT (${sql.ref(key)}, shard) DO UPDATE
+          SET count = ${sql.table(`stats.${table}`)}.count + excluded.count
+      `.execute(trx);
+    }
+    const cutoff = new Date(now.getTime() - KEEP_MINUTES_MS);
+    await sql`DELETE FROM stats.minute_bookings WHERE minute < ${cutoff}`.execute(trx);
+    await sql`DELETE FROM stats.minute_latency WHERE minute < ${cutoff}`.execute(trx);
+  });
 }

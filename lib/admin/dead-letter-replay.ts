@@ -1,6 +1,5 @@
 import { replayDeadLetterIn, type DeadLetter } from '../bus/dead-letters.js';
 import type { Db, Trx } from '../db/database.js';
-import { AppError } from '../errors.js';
 
 /** Where a replayed letter got to: handled by its group, dead-lettered again, or not yet back. */
 export type ReplayOutcome = 'handled' | 'dead-lettered again' | 'waiting';
@@ -101,8 +100,4 @@ export async function replayOutcomes(db: Db, letters: DeadLetter[]): Promise<Map
     outcomes.set(letter.id, inInbox ? 'handled' : later ? 'dead-lettered again' : 'waiting');
   }
   return outcomes;
-}
-
-export function isReplayRefusal(error: unknown): error is AppError {
-  return error instanceof AppError && error.status === 409;
 }

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import { ValidationError } from '../../lib/errors.js';
 
 /** Parses input with a zod schema; a failure is a 400 listing each field's problem. */
@@ -14,4 +14,14 @@ export function parse<S extends z.ZodType>(
     message: issue.message,
   }));
   throw new ValidationError(message, details);
+}
+
+/** Text a person types: trimmed, within a length, and never a NUL byte (PostgreSQL refuses it in text). */
+export function typedText(max: number, missing: string) {
+  return z
+    .string()
+    .trim()
+    .min(1, missing)
+    .max(max)
+    .refine((value) => !value.includes('\u0000'), 'cannot contain a NUL character');
 }

@@ -6,6 +6,7 @@ import { dashboardStats } from '../../lib/admin/dashboard-stats.js';
 import { bookingOf, replayGroup, replayOne, replayOutcomes } from '../../lib/admin/dead-letter-replay.js';
 import { getBookingView } from '../../lib/booking/booking-service.js';
 import { listDeadLetters } from '../../lib/bus/dead-letters.js';
+import { quotaToday } from '../../lib/quota/quota-handlers.js';
 import { createService, listServices, updateService } from '../../lib/catalogue/catalogue-service.js';
 import { ForbiddenError, NotFoundError } from '../../lib/errors.js';
 import { updateConfig } from '../../lib/settings/settings-service.js';
@@ -191,11 +192,11 @@ export function adminPages(deps: AdminDeps): Router {
   };
 
   const renderDiscounts = async (res: Response, locals: Record<string, unknown>, status = 200) => {
-    const [config, stats] = await Promise.all([configWithVersions(deps), dashboardStats(deps)]);
+    const [config, quota] = await Promise.all([configWithVersions(deps), quotaToday(deps.db, deps.clock)]);
     res.status(status).render('pages/admin/discounts', {
       title: 'Discounts',
       config,
-      quota: stats.quota,
+      quota,
       errors: [],
       values: {
         discountPercent: String(config.discountPercent),
@@ -219,7 +220,8 @@ export function adminPages(deps: AdminDeps): Router {
       listDeadLetters(deps.db, { onlyReplayed: true, limit: 20 }),
     ]);
     const outcomes = await replayOutcomes(deps.db, replayed);
-    const groups = [...new Set(open.map((letter) => letter.consumerGroup))].sort();
+    // Replay-all is offered for groups with something it can replay.
+    const groups = [...new Set(open.filter((l) => l.eventId).map((l) => l.consumerGroup))].sort();
     res.status(status).render('pages/admin/dead-letters', {
       title: 'Dead letters',
       open: open.map((letter) => ({ ...letter, ...bookingOf(letter.payload) })),

@@ -6,19 +6,19 @@ import { UnauthorizedError } from '../../lib/errors.js';
 import { createUser, type PublicUser } from '../../lib/identity/user-service.js';
 import type { Limiter } from '../auth/rate-limit.js';
 import { currentUser, requireUser } from '../auth/guards.js';
-import { parse } from '../middleware/validate.js';
+import { parse, typedText } from '../middleware/validate.js';
 
 const email = z
   .email('enter an email address like name@example.com')
   .max(254)
   .transform((value) => value.toLowerCase());
 export const signupInput = z.object({
-  name: z.string().trim().min(1, 'enter your full name').max(100),
+  name: typedText(100, 'enter your full name'),
   email,
   password: z.string().min(10, 'use at least 10 characters').max(200),
 });
 export const loginInput = z.object({
-  email: z.string().trim().min(1, 'enter your email').max(254),
+  email: typedText(254, 'enter your email'),
   password: z.string().min(1, 'enter your password').max(200),
 });
 

@@ -7,7 +7,7 @@ import type { Db } from '../../lib/db/database.js';
 import { NotFoundError, ValidationError } from '../../lib/errors.js';
 import { extendContext } from '../../lib/context.js';
 import { currentUser, requirePatient, requireUser } from '../auth/guards.js';
-import { parse } from '../middleware/validate.js';
+import { parse, typedText } from '../middleware/validate.js';
 
 export interface BookingDeps {
   db: Db;
@@ -26,7 +26,7 @@ export const EARLIEST_DATE_OF_BIRTH = '1900-01-01';
 export function bookingInput(clock: Clock) {
   return z.object({
     patient: z.object({
-      name: z.string().trim().min(1, "enter the patient's full name").max(100),
+      name: typedText(100, "enter the patient's full name"),
       gender: z.enum(['female', 'male', 'other'], 'choose Female, Male or Other'),
       dateOfBirth: z
         .string()

@@ -291,7 +291,7 @@ describe('admin pages in a real browser', function () {
     expect(await row.getByRole('cell').allInnerTexts()).to.satisfy((cells: string[]) =>
       [
         cells[0] === `${group}\nstream payment`,
-        cells[1] === 'unreadable message',
+        cells[1] === 'unreadable message (cannot be replayed)',
         cells[2] === 'invalid envelope: data expected object',
         cells[3] === '1',
         /^\d+ s$/.test(cells[4] ?? ''),

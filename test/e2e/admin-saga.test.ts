@@ -27,13 +27,15 @@ describe('admin pages over the running system', function () {
   const admin = { email: `admin-${randomUUID().slice(0, 8)}@example.com`, password: 'admin password 123' };
 
   before(async function () {
-    this.timeout(120_000);
+    this.timeout(200_000);
     db = createDb(process.env.DATABASE_URL!, 2);
     redis = createRedis(process.env.REDIS_URL!, 'worker', 'admin-e2e');
     // Three deliveries before a dead letter keep the poison test short.
     system = await SagaSystem.start({
       env: { SAGA_SWEEP_INTERVAL_MS: '100', PAYMENT_DELAY_MS: '100', BUS_MAX_DELIVERIES: '3' },
       envFor: { web: { SIGNUP_RATE_LIMIT: '1000' } },
+      // Seven processes starting at once on a busy machine can take a while.
+      readyTimeoutMs: 90_000,
     });
     url = system.url!;
     browser = await launchBrowser();

@@ -63,7 +63,12 @@ describe('the booking wizard in a real browser', function () {
     return testApp.db
       .selectFrom('booking.bookings')
       .innerJoin('identity.users', 'identity.users.id', 'booking.bookings.user_id')
-      .select(['booking.bookings.id', 'booking.bookings.patient_name', 'booking.bookings.idempotency_key'])
+      .select([
+        'booking.bookings.id',
+        'booking.bookings.patient_name',
+        'booking.bookings.patient_date_of_birth',
+        'booking.bookings.idempotency_key',
+      ])
       .where('identity.users.email', '=', email.toLowerCase())
       .execute();
   }
@@ -209,15 +214,23 @@ describe('the booking wizard in a real browser', function () {
       await context.close();
     });
 
-    it('forgets the saved progress on log out', async () => {
+    it('keeps the progress across the other pages and forgets it on log out', async () => {
       const { context, page, problems } = await openPage(browser);
       await signUp(page, server.url);
       await fillPatient(page);
       expect(await saved(page)).to.have.length(1);
+      await page.getByRole('link', { name: 'My bookings' }).click();
+      expect(await page.locator('main').innerText()).to.contain('You have no bookings yet.');
+      await checkAtBothWidths(page, 'history-empty');
+      await page.getByRole('link', { name: 'Book a visit' }).last().click();
+      expect(await page.getByLabel('Full name').inputValue()).to.equal(PATIENT.name);
+      await page.goto(`${server.url}/bookings/not-a-booking`);
+      expect(await page.getByRole('heading', { level: 1 }).innerText()).to.equal('Page not found');
+      await checkAtBothWidths(page, 'not-found');
       await page.getByRole('button', { name: 'Log out' }).click();
       await page.waitForURL(`${server.url}/`);
       expect(await saved(page)).to.deep.equal([]);
-      expect(unexpected(problems)).to.deep.equal([]);
+      expect(unexpected(problems, [404])).to.deep.equal([]);
       await context.close();
     });
 
@@ -244,6 +257,57 @@ describe('the booking wizard in a real browser', function () {
       await page.waitForURL(`${server.url}/?step=patient`);
       expect(await currentStep(page)).to.contain('Patient info');
       expect(unexpected(problems, [400])).to.deep.equal([]);
+      await context.close();
+    });
+
+    it('books with the keyboard alone, the focus always visible', async () => {
+      const { context, page, problems } = await openPage(browser, { width: 'phone' });
+      const user = await signUp(page, server.url);
+      /** Tabs until the focus is on the control with this accessible name; asserts its focus shows. */
+      async function tabTo(name: string) {
+        for (let presses = 0; presses < 40; presses++) {
+          await page.keyboard.press('Tab');
+          const focused = await page.evaluate(`(() => {
+            const el = document.activeElement;
+            const label = el.labels && el.labels[0] ? el.labels[0].innerText : el.innerText;
+            const style = getComputedStyle(el);
+            return { label: (label || '').trim(), outline: style.outlineStyle, width: style.outlineWidth };
+          })()`);
+          const { label, outline, width } = focused as { label: string; outline: string; width: string };
+          if (label === name) {
+            expect(outline, `focus ring on ${name}`).to.not.equal('none');
+            expect(width, `focus ring on ${name}`).to.not.equal('0px');
+            return;
+          }
+        }
+        throw new Error(`no control named ${name} within 40 tabs`);
+      }
+      await tabTo('Full name');
+      await page.keyboard.type(PATIENT.name);
+      await tabTo('Gender');
+      await page.keyboard.press('ArrowDown');
+      await tabTo('Date of birth');
+      // The browser's date field reads typed digits in its locale's order (en-US: month, day, year).
+      await page.keyboard.type('07141990');
+      await tabTo('Phone');
+      await page.keyboard.type(PATIENT.phone);
+      await tabTo('Email');
+      await page.keyboard.type(PATIENT.email);
+      await tabTo('Next');
+      await page.keyboard.press('Enter');
+      await page.getByRole('heading', { name: 'Choose services' }).waitFor();
+      await tabTo(consult.name);
+      await page.keyboard.press('Space');
+      await tabTo('Next');
+      await page.keyboard.press('Enter');
+      await page.locator('.breakdown .total td').waitFor();
+      await tabTo('Confirm booking');
+      await page.keyboard.press('Enter');
+      await page.waitForURL(/\/bookings\/[0-9a-f-]{36}$/);
+      const [booking] = await bookingsOf(user.email);
+      expect(booking?.patient_name).to.equal(PATIENT.name);
+      expect(booking?.patient_date_of_birth).to.equal(PATIENT.dateOfBirth);
+      expect(unexpected(problems)).to.deep.equal([]);
       await context.close();
     });
 

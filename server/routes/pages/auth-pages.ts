@@ -9,6 +9,11 @@ const LOGIN_FIELDS: FieldLabels = {
 };
 const SIGNUP_FIELDS: FieldLabels = { name: { id: 'name', label: 'Full name' }, ...LOGIN_FIELDS };
 
+/** A form's missing fields read as empty ones (a doubled field stays an array, and is refused). */
+function withEmpty(body: Record<string, unknown>, names: string[]): Record<string, unknown> {
+  return { ...Object.fromEntries(names.map((name) => [name, ''])), ...body };
+}
+
 /** Sign-up, log-in and log-out pages, validated by the API's schemas. */
 export function authPages(deps: AuthDeps): Router {
   const router = Router();
@@ -21,7 +26,11 @@ export function authPages(deps: AuthDeps): Router {
     const body = formBody(req);
     const next = safeNext(body.next);
     try {
-      const input = parse(loginInput, body, 'Please enter your email and password.');
+      const input = parse(
+        loginInput,
+        withEmpty(body, ['email', 'password']),
+        'Please enter your email and password.',
+      );
       await loginWithLimits(deps, req, input);
       res.redirect(303, next);
     } catch (error) {
@@ -48,7 +57,7 @@ export function authPages(deps: AuthDeps): Router {
     const body = formBody(req);
     const next = safeNext(body.next);
     try {
-      await signupWithLimits(deps, req, body);
+      await signupWithLimits(deps, req, withEmpty(body, ['name', 'email', 'password']));
       res.redirect(303, next);
     } catch (error) {
       const { status, errors } = formErrors(res, error, SIGNUP_FIELDS);

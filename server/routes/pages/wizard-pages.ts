@@ -92,6 +92,7 @@ export function wizardPages(deps: WizardDeps): Router {
     }
     const removed = current.step.id === 'services' ? (req.session.wizardRemoved ?? []) : [];
     delete req.session.wizardRemoved;
+    res.set('Cache-Control', 'no-store');
     res.status(status).render('pages/wizard', {
       title: 'Book a visit',
       scripts: ['/js/wizard.js'],

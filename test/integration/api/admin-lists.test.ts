@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { sql } from 'kysely';
+import { foldCounters } from '../../../lib/admin/dashboard-stats.js';
 import { fixedClock } from '../../../lib/clock.js';
 import { createEvent } from '../../../lib/events/catalogue.js';
 import { createUser } from '../../../lib/identity/user-service.js';
@@ -314,6 +315,34 @@ describe('API: admin lists (keyset pages with counts), stats from counters, repl
       } finally {
         await later.close();
       }
+    });
+
+    it('folds the backends’ counter rows into one, skipping a row a transaction holds, totals unchanged', async () => {
+      const key = `TEST_${randomUUID().slice(0, 6)}`;
+      await sql`INSERT INTO stats.booking_status VALUES (${key}, 111, 2), (${key}, 222, 3), (${key}, 333, 4)`.execute(
+        testApp.db,
+      );
+      const rows = async () =>
+        (
+          await sql<{ shard: number; count: number }>`
+            SELECT shard, count FROM stats.booking_status WHERE status = ${key} ORDER BY shard`.execute(
+            testApp.db,
+          )
+        ).rows.map((row) => [row.shard, Number(row.count)]);
+      // A transaction counting on shard 333 holds its row while the fold runs.
+      await testApp.db.transaction().execute(async (trx) => {
+        await sql`UPDATE stats.booking_status SET count = count + 1 WHERE status = ${key} AND shard = 333`.execute(
+          trx,
+        );
+        await foldCounters(testApp.db, new Date());
+      });
+      expect(await rows()).to.deep.equal([
+        [0, 5],
+        [333, 5],
+      ]);
+      await foldCounters(testApp.db, new Date());
+      expect(await rows()).to.deep.equal([[0, 10]]);
+      await sql`DELETE FROM stats.booking_status WHERE status = ${key}`.execute(testApp.db);
     });
 
     it('reports the outbox backlog, open dead letters and each group’s lag', async () => {
