@@ -18,6 +18,7 @@ import { bookingsApi } from './routes/bookings.js';
 import { healthRoutes } from './routes/health.js';
 import { pages } from './routes/pages/index.js';
 import { quoteApi } from './routes/quote.js';
+import { cancellationPages } from './routes/cancellation-pages.js';
 import { receiptPages } from './routes/receipts.js';
 import { servicesApi } from './routes/services.js';
 import { csrf, securityHeaders } from './security.js';
@@ -117,7 +118,19 @@ export function createApp(deps: AppDeps): Express {
   app.use('/api', adminApi(adminDeps));
   app.use(adminPages(adminDeps));
   app.use(receiptPages({ db, clinic: clinicOf(config) }));
-  app.use(pages({ ...authDeps, clock, deadlineMs: config.SAGA_DEADLINE_MS, published }));
+  const cancellationCutoffMinutes = config.CANCELLATION_CUTOFF_MINUTES;
+  app.use(
+    cancellationPages({
+      db,
+      clock,
+      cancellationCutoffMinutes,
+      redriveAfterMs: config.SAGA_REDRIVE_AFTER_MS,
+      published,
+    }),
+  );
+  app.use(
+    pages({ ...authDeps, clock, deadlineMs: config.SAGA_DEADLINE_MS, cancellationCutoffMinutes, published }),
+  );
 
   app.use(notFound);
   app.use(errorHandler);

@@ -180,6 +180,8 @@ export interface BookingView {
     discountApplied: boolean;
   } | null;
   events: { type: string; occurredAt: string }[];
+  /** A change of the confirmed booking under way (its cancellation), or null. */
+  change: 'cancelling' | null;
 }
 
 export async function getBookingViews(
@@ -264,6 +266,7 @@ async function readBookingViews(
     events: timeline
       .filter((entry) => entry.booking_id === booking.id)
       .map((entry) => ({ type: entry.type, occurredAt: entry.occurred_at.toISOString() })),
+    change: booking.change,
   }));
 }
 

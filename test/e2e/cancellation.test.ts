@@ -1,13 +1,19 @@
+import { mkdirSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { AxeBuilder } from '@axe-core/playwright';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { sql } from 'kysely';
 import ical from 'node-ical';
+import type { Browser, Page } from 'playwright-core';
+import { createUser } from '../../lib/identity/user-service.js';
+import { projectRoot } from '../../lib/paths.js';
 import { inviteUid } from '../../lib/confirmation/invite.js';
 import { startTestApp, type TestApp } from '../support/app.js';
-import { createService } from '../support/factories.js';
+import { launchBrowser, serve } from '../support/browser.js';
+import { buildUser, createService } from '../support/factories.js';
 import type { Client } from '../support/http.js';
 import { parseMime, partOf, type MimePart } from '../support/mime.js';
 import {
@@ -16,6 +22,7 @@ import {
   auditTrail,
   book,
   bookingStatus,
+  clientOf,
   ensureQuotaRoom,
   eventTypes,
   ordinaryPatient,
@@ -247,6 +254,128 @@ describe('cancellation saga end to end (the Procfile processes)', function () {
     expect(trail.filter((entry) => entry.type === 'BookingCancelled')).to.have.length(1);
     const view = await bookingStatus(patient, booking.id);
     expect(eventTypes(view).filter((type) => type === 'PaymentRefunded')).to.have.length(1);
+  });
+
+  describe('in a real browser', function () {
+    let server: { url: string; close(): Promise<void> };
+    let browser: Browser;
+    const screenshots = path.join(projectRoot, 'test/output/screenshots');
+
+    before(async () => {
+      mkdirSync(screenshots, { recursive: true });
+      server = await serve(web.app);
+      browser = await launchBrowser();
+    });
+    after(async () => {
+      await browser?.close();
+      await server?.close();
+    });
+
+    async function axeClean(page: Page) {
+      const result = await new AxeBuilder({ page }).analyze();
+      const serious = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+      expect(serious.map((v) => `${v.id}: ${v.help}`)).to.deep.equal([]);
+    }
+
+    for (const width of [360, 1280]) {
+      it(`cancels from the status page after a confirmation step, at ${width} px`, async () => {
+        const user = buildUser();
+        await createUser(web.db, user);
+        const patient = clientOf(web.app);
+        await patient.login(user);
+        const booking = await confirmedBooking(patient, 52_500);
+        const context = await browser.newContext({ viewport: { width, height: 900 } });
+        const page = await context.newPage();
+        const problems: string[] = [];
+        page.on('console', (message) => message.type() === 'error' && problems.push(message.text()));
+        page.on('pageerror', (error) => problems.push(error.message));
+        try {
+          await page.goto(`${server.url}/login?next=/bookings/${booking.id}`);
+          await page.getByLabel('Email').fill(user.email);
+          await page.getByLabel('Password').fill(user.password);
+          await page.getByRole('button', { name: 'Log in' }).click();
+          await page.waitForURL(`${server.url}/bookings/${booking.id}`);
+          expect(await page.getByRole('status').innerText()).to.contain('Confirmed');
+          expect(await page.getByRole('link', { name: 'View the receipt' }).isVisible()).to.equal(true);
+          await axeClean(page);
+          await page.screenshot({
+            path: path.join(screenshots, `status-confirmed-${width}.png`),
+            fullPage: true,
+          });
+
+          await page.getByRole('link', { name: 'Cancel booking' }).click();
+          await page.waitForURL(`${server.url}/bookings/${booking.id}/cancel`);
+          expect(await page.getByRole('heading', { level: 1 }).innerText()).to.equal(
+            `Cancel booking ${booking.reference}?`,
+          );
+          expect(await page.locator('dl.facts').innerText()).to.contain('₹525.00');
+          await axeClean(page);
+          await page.screenshot({
+            path: path.join(screenshots, `cancel-booking-${width}.png`),
+            fullPage: true,
+          });
+          await page.getByLabel(/Reason/).fill('Feeling better');
+          await page.getByRole('button', { name: 'Cancel booking' }).click();
+
+          await page.waitForURL(`${server.url}/bookings/${booking.id}`);
+          await page.getByRole('status').filter({ hasText: 'Cancelled' }).waitFor({ timeout: 20_000 });
+          await page.getByRole('listitem').filter({ hasText: 'Booking cancelled' }).waitFor();
+          expect(await page.getByRole('link', { name: 'Cancel booking' }).isVisible()).to.equal(false);
+          expect(await page.getByText('Feeling better').count()).to.be.above(0);
+          await axeClean(page);
+          await page.screenshot({
+            path: path.join(screenshots, `status-cancelled-${width}.png`),
+            fullPage: true,
+          });
+          expect(problems).to.deep.equal([]);
+
+          // Once cancelled, the page refuses a second cancel and says why.
+          await page.goto(`${server.url}/bookings/${booking.id}/cancel`);
+          expect(await page.getByText('Only a confirmed booking can be cancelled').count()).to.equal(1);
+          expect(await page.getByRole('button', { name: 'Cancel booking' }).count()).to.equal(0);
+        } finally {
+          await context.close();
+        }
+      });
+    }
+
+    it('asks an admin for the reason before cancelling for a patient', async () => {
+      const patient = await patientClient(web.app, web.db);
+      const booking = await confirmedBooking(patient, 20_000);
+      const credentials = {
+        email: `admin-${Date.now()}@example.com`,
+        password: 'admin password 123',
+        name: 'Admin',
+      };
+      const { upsertAdmin } = await import('../../lib/identity/user-service.js');
+      await upsertAdmin(web.db, credentials);
+      const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      const page = await context.newPage();
+      try {
+        await page.goto(`${server.url}/login?next=/bookings/${booking.id}/cancel`);
+        await page.getByLabel('Email').fill(credentials.email);
+        await page.getByLabel('Password').fill(credentials.password);
+        await page.getByRole('button', { name: 'Log in' }).click();
+        await page.waitForURL(`${server.url}/bookings/${booking.id}/cancel`);
+        await page.getByRole('button', { name: 'Cancel booking' }).click();
+        await page.getByRole('alert').waitFor();
+        expect(await page.getByRole('alert').innerText()).to.contain('Reason');
+        await axeClean(page);
+        await page.screenshot({
+          path: path.join(screenshots, 'cancel-booking-admin-error-1280.png'),
+          fullPage: true,
+        });
+        expect((await bookingStatus(patient, booking.id)).status).to.equal('CONFIRMED');
+        await page.getByLabel(/Reason/).fill('Doctor unavailable');
+        await page.getByRole('button', { name: 'Cancel booking' }).click();
+        await page.waitForURL(`${server.url}/bookings/${booking.id}`);
+        expect((await cancelled(patient, booking.id, FLOWS.undiscounted.length + 3)).reason).to.equal(
+          'Doctor unavailable',
+        );
+      } finally {
+        await context.close();
+      }
+    });
   });
 
   it('lets an admin cancel on the patient’s behalf with a reason, audited under the admin’s name', async () => {
