@@ -37,6 +37,7 @@ export async function runParticipant(participant: Participant): Promise<void> {
     databaseUrl: config.DATABASE_URL,
     prefix: config.REDIS_PREFIX,
     pollMs: config.BUS_POLL_MS,
+    keepInboxMs: config.BUS_INBOX_RETENTION_DAYS * 24 * 3600_000,
     hooks: metrics.hooks,
   });
   const handlers = participant.handlers({ ...base, redis });

@@ -5,6 +5,7 @@
  */
 export function isTransient(error: unknown): boolean {
   if (!error || typeof error !== 'object') return false;
+  if (error instanceof RetryLaterError) return true;
   const { code, responseCode, message } = error as {
     code?: unknown;
     responseCode?: unknown;
@@ -21,6 +22,9 @@ export function isTransient(error: unknown): boolean {
   if (typeof responseCode === 'number' && responseCode >= 400 && responseCode < 500) return true;
   return TRANSIENT_MESSAGES.some((fragment) => text.includes(fragment));
 }
+
+/** Work another process is doing right now: try again once it is done (or its lease ran out). */
+export class RetryLaterError extends Error {}
 
 const NETWORK_CODES = new Set([
   'ECONNREFUSED',

@@ -12,6 +12,7 @@ import { sessionMiddleware } from './auth/session.js';
 import { requestContext } from './middleware/context.js';
 import { errorHandler, notFound } from './middleware/errors.js';
 import { adminApi } from './routes/admin.js';
+import { scheduleAdminApi } from './routes/admin-schedule.js';
 import { ADMIN_NAV, adminPages } from './routes/admin-pages.js';
 import { authApi } from './routes/auth.js';
 import { bookingsApi } from './routes/bookings.js';
@@ -21,6 +22,7 @@ import { quoteApi } from './routes/quote.js';
 import { cancellationPages } from './routes/cancellation-pages.js';
 import { receiptPages } from './routes/receipts.js';
 import { servicesApi } from './routes/services.js';
+import { slotsApi } from './routes/slots.js';
 import { csrf, securityHeaders } from './security.js';
 import { viewHelpers } from './views/helpers.js';
 
@@ -102,6 +104,7 @@ export function createApp(deps: AppDeps): Express {
   const paymentDefaults = { mode: config.PAYMENT_SIMULATION_MODE, failureRate: config.PAYMENT_FAILURE_RATE };
   app.use('/api', authApi(authDeps));
   app.use('/api', servicesApi(db));
+  app.use('/api', slotsApi({ db, clock }));
   app.use(
     '/api',
     bookingsApi({
@@ -116,6 +119,7 @@ export function createApp(deps: AppDeps): Express {
   app.use('/api', quoteApi({ db, clock }));
   const adminDeps = { db, redis, prefix: config.REDIS_PREFIX, clock, paymentDefaults, published };
   app.use('/api', adminApi(adminDeps));
+  app.use('/api', scheduleAdminApi({ db, clock, published }));
   app.use(adminPages(adminDeps));
   app.use(receiptPages({ db, clinic: clinicOf(config) }));
   const cancellationCutoffMinutes = config.CANCELLATION_CUTOFF_MINUTES;

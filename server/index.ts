@@ -18,6 +18,7 @@ const relay = new OutboxRelay({
   databaseUrl: config.DATABASE_URL,
   prefix: config.REDIS_PREFIX,
   pollMs: config.BUS_POLL_MS,
+  keepInboxMs: config.BUS_INBOX_RETENTION_DAYS * 24 * 3600_000,
   hooks: metrics.hooks,
 });
 const app = createApp({ config, db, redis, clock: systemClock, published: () => relay.kick() });

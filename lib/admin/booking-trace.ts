@@ -15,6 +15,7 @@ export interface TraceStep {
 
 const EMITTER_OF_STREAM: Record<string, string> = {
   booking: 'booking',
+  scheduling: 'scheduling',
   pricing: 'pricing',
   quota: 'discount-quota',
   payment: 'payment',

@@ -6,6 +6,7 @@ import type { Db } from '../db/database.js';
 import { streamNames } from '../events/catalogue.js';
 import { errorFields, logger } from '../logger.js';
 import { quotaToday } from '../quota/quota-handlers.js';
+import { fillRateToday } from '../scheduling/slots-service.js';
 import { addHistogram, quantileMs as bucketQuantile } from './stats-rules.js';
 
 /** Whole milliseconds for the dashboard. */
@@ -28,6 +29,8 @@ export interface DashboardStats {
   bookingsByStatus: Record<string, number>;
   eventsByType: Record<string, number>;
   quota: { date: string; used: number; limit: number };
+  /** Today's places held over places offered (null on a closed day). */
+  appointments: { date: string; held: number; places: number; fillRate: number | null };
   /** Sagas finished in the last hour: request to terminal status. */
   sagaLatency: { count: number; p50Ms: number | null; p95Ms: number | null };
   /** The last 60 minutes, oldest first, the current minute last. */
@@ -52,7 +55,7 @@ export async function dashboardStats(deps: {
   const lastMinute = new Date(Math.floor(now.getTime() / 60_000) * 60_000);
   const firstMinute = new Date(lastMinute.getTime() - (WINDOW_MINUTES - 1) * 60_000);
   await maintainCounters(db, now);
-  const [statusRows, typeRows, quota, minuteRows, latencyRows, outbox, letters, streamLag] =
+  const [statusRows, typeRows, quota, minuteRows, latencyRows, outbox, letters, streamLag, appointments] =
     await Promise.all([
       sql<{ key: string; count: number }>`
       SELECT status AS key, sum(count)::bigint AS count FROM stats.booking_status GROUP BY status`.execute(
@@ -78,6 +81,7 @@ export async function dashboardStats(deps: {
         .where('replayed_at', 'is', null)
         .executeTakeFirstOrThrow(),
       streamGroupLag(deps.redis, deps.prefix, streamNames),
+      fillRateToday(db, clock),
     ]);
 
   const bookingsByStatus: Record<string, number> = Object.fromEntries(STATUSES.map((status) => [status, 0]));
@@ -117,6 +121,7 @@ export async function dashboardStats(deps: {
     bookingsByStatus,
     eventsByType,
     quota,
+    appointments,
     sagaLatency: {
       count: [...hour.values()].reduce((sum, count) => sum + count, 0),
       p50Ms: quantileMs(hour, 0.5),

@@ -10,7 +10,9 @@ export function auditHandlers(): Handlers {
         at: new Date(event.occurredAt),
         type: event.type,
         actor:
-          event.type === 'ConfigChanged' || event.type === 'CancellationRequested'
+          event.type === 'ConfigChanged' ||
+          event.type === 'ScheduleChanged' ||
+          event.type === 'CancellationRequested'
             ? event.data.actor
             : 'system',
         booking_id: event.bookingId,

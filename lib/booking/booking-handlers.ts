@@ -37,6 +37,8 @@ function sagaState(booking: Booking): SagaState {
     compensating: booking.compensating,
     quotaOutcome: booking.quota_outcome,
     quotaReleased: booking.quota_released,
+    slotOutcome: booking.slot_outcome,
+    slotReleased: booking.slot_released,
     paymentOutcome: booking.payment_outcome,
     refunded: booking.refunded,
     cancelling: booking.change === 'cancelling',
@@ -88,6 +90,8 @@ async function apply(
       compensating: state.compensating,
       quota_outcome: state.quotaOutcome,
       quota_released: state.quotaReleased,
+      slot_outcome: state.slotOutcome,
+      slot_released: state.slotReleased,
       payment_outcome: state.paymentOutcome,
       refunded: state.refunded,
       reason: state.reason,
@@ -168,6 +172,13 @@ export function bookingHandlers(
           .execute();
       }
     },
+    SlotReserved: saga,
+    SlotSkipped: saga,
+    SlotRejected: saga,
+    SlotReleased: async (event, context) => {
+      await runSaga(event, context, redrive);
+      await settleCancellation(context, event.bookingId, redrive);
+    },
     DiscountQuotaReserved: withFinalPricing(saga),
     DiscountQuotaSkipped: withFinalPricing(saga),
     DiscountQuotaRejected: withFinalPricing(saga),
@@ -213,6 +224,8 @@ async function settleCancellation(
     status: booking.status,
     quotaOutcome: booking.quota_outcome,
     quotaReleased: booking.quota_released,
+    slotOutcome: booking.slot_outcome,
+    slotReleased: booking.slot_released,
     refunded: booking.refunded,
   });
   if (!settled) return;

@@ -10,6 +10,8 @@ export interface SagaState {
   compensating: boolean;
   quotaOutcome: 'reserved' | 'skipped' | 'rejected' | null;
   quotaReleased: boolean;
+  slotOutcome: 'reserved' | 'skipped' | 'rejected' | null;
+  slotReleased: boolean;
   /** What the booking heard of its payment (a late one included), and whether a refund was confirmed. */
   paymentOutcome: 'completed' | 'failed' | null;
   refunded: boolean;
@@ -35,6 +37,9 @@ export interface Decision {
  */
 export const SAGA_STEP_ORDER = [
   'BookingRequested',
+  'SlotReserved',
+  'SlotSkipped',
+  'SlotRejected',
   'PricingCalculated',
   'DiscountQuotaReserved',
   'DiscountQuotaSkipped',
@@ -42,6 +47,7 @@ export const SAGA_STEP_ORDER = [
   'PaymentCompleted',
   'PaymentFailed',
   'CompensationTriggered',
+  'SlotReleased',
   'DiscountQuotaReleased',
   'BookingConfirmed',
   'BookingRejected',
@@ -52,9 +58,11 @@ export const SAGA_STEP_ORDER = [
 ] as const satisfies readonly EventType[];
 
 export const QUOTA_REJECTED_REASON = 'Daily discount quota reached. Please try again tomorrow.';
+export const SLOT_REJECTED_REASON = 'That time is no longer available. Please choose another.';
 export const DEADLINE_REASON = 'The booking could not be completed in time. Any payment taken is refunded.';
 
 export type SagaInput =
+  | Event<'SlotReserved' | 'SlotSkipped' | 'SlotRejected' | 'SlotReleased'>
   | Event<
       'DiscountQuotaReserved' | 'DiscountQuotaSkipped' | 'DiscountQuotaRejected' | 'DiscountQuotaReleased'
     >
@@ -65,6 +73,19 @@ export function decide(current: SagaState, input: SagaInput): Decision {
   const state = { ...current };
   const pending = state.status === 'PENDING';
   switch (input.type) {
+    case 'SlotReserved':
+    case 'SlotSkipped':
+      state.slotOutcome ??= input.type === 'SlotReserved' ? 'reserved' : 'skipped';
+      return settleCompensation(state);
+    case 'SlotRejected':
+      state.slotOutcome ??= 'rejected';
+      if (!pending || state.compensating) return settleCompensation(state);
+      state.status = 'REJECTED';
+      state.reason = input.data.reason;
+      return { state, emit: [{ type: 'BookingRejected', data: { reason: input.data.reason } }] };
+    case 'SlotReleased':
+      state.slotReleased = true;
+      return settleCompensation(state);
     case 'DiscountQuotaReserved':
     case 'DiscountQuotaSkipped':
       state.quotaOutcome ??= input.type === 'DiscountQuotaReserved' ? 'reserved' : 'skipped';
@@ -124,13 +145,16 @@ export function decide(current: SagaState, input: SagaInput): Decision {
   }
 }
 
-/** A compensating booking fails once nothing it reserved is still held. */
+/** Nothing held by a step: it took nothing, or what it took was given back. */
+function freed(outcome: SagaState['quotaOutcome'], released: boolean): boolean {
+  return outcome === 'skipped' || outcome === 'rejected' || (outcome === 'reserved' && released);
+}
+
+/** A compensating booking fails once nothing it reserved (its place, its discount) is still held. */
 function settleCompensation(state: SagaState): Decision {
   if (state.status !== 'PENDING' || !state.compensating) return { state, emit: [] };
   const nothingHeld =
-    state.quotaOutcome === 'skipped' ||
-    state.quotaOutcome === 'rejected' ||
-    (state.quotaOutcome === 'reserved' && state.quotaReleased);
+    freed(state.slotOutcome, state.slotReleased) && freed(state.quotaOutcome, state.quotaReleased);
   if (!nothingHeld) return { state, emit: [] };
   state.status = 'FAILED';
   state.reason ??= 'The booking failed.';
@@ -144,20 +168,32 @@ function settleCompensation(state: SagaState): Decision {
  * A new step of the saga fits here as one more case.
  */
 export type Awaited = {
-  event: 'BookingRequested' | 'CompensationTriggered' | 'BookingConfirmed' | 'CancellationRequested';
+  event:
+    | 'BookingRequested'
+    | 'CompensationTriggered'
+    | 'BookingConfirmed'
+    | 'BookingRejected'
+    | 'CancellationRequested';
   owed: boolean;
 };
 
 export function awaitedStep(state: SagaState): Awaited | null {
+  const slotHeld = state.slotOutcome === 'reserved' && !state.slotReleased;
   if (state.compensating) {
     const quotaHeld = state.quotaOutcome === 'reserved' && !state.quotaReleased;
     const moneyHeld = state.paymentOutcome === 'completed' && !state.refunded;
-    if (quotaHeld || moneyHeld) return { event: 'CompensationTriggered', owed: true };
-    // Not heard from: a reservation or a charge may exist that the booking never learnt of.
-    const quotaUnknown = state.quotaOutcome === null;
-    const paymentUnknown = state.paymentOutcome === null && state.quotaOutcome !== 'rejected';
-    return quotaUnknown || paymentUnknown ? { event: 'CompensationTriggered', owed: false } : null;
+    if (quotaHeld || moneyHeld || slotHeld) return { event: 'CompensationTriggered', owed: true };
+    // Not heard from: a place, a reservation or a charge may exist that the booking never learnt of.
+    const slotUnknown = state.slotOutcome === null;
+    const quotaUnknown = state.quotaOutcome === null && state.slotOutcome !== 'rejected';
+    const paymentUnknown =
+      state.paymentOutcome === null && state.quotaOutcome !== 'rejected' && state.slotOutcome !== 'rejected';
+    return slotUnknown || quotaUnknown || paymentUnknown
+      ? { event: 'CompensationTriggered', owed: false }
+      : null;
   }
+  // Rejected by the quota after its place was taken: the rejection is what gives the place back.
+  if (state.status === 'REJECTED' && slotHeld) return { event: 'BookingRejected', owed: true };
   if (state.status === 'PENDING') return { event: 'BookingRequested', owed: true };
   if (state.cancelling) return { event: 'CancellationRequested', owed: true };
   // The confirmation's own record is not the booking's to see: ask once more in case it was lost.

@@ -5,8 +5,17 @@ import type { Clock } from '../clock.js';
 import { bookableServices } from '../catalogue/catalogue-service.js';
 import type { Db, Trx } from '../db/database.js';
 import type { Booking, PatientGender } from '../db/schema.js';
-import { ConflictError } from '../errors.js';
+import { ConflictError, ValidationError } from '../errors.js';
 import { createEvent } from '../events/catalogue.js';
+import { readSchedule } from '../scheduling/schedule-repository.js';
+import {
+  formatIst,
+  istInstant,
+  slotProblem,
+  slotStartingAt,
+  SLOT_PROBLEM_MESSAGES,
+  type Slot,
+} from '../scheduling/slot-rules.js';
 import { SAGA_STEP_ORDER } from './booking-saga.js';
 import { generateReference } from './reference.js';
 
@@ -14,6 +23,8 @@ export interface BookingRequest {
   userId: string;
   patient: { name: string; gender: PatientGender; dateOfBirth: string; phone: string; email: string };
   serviceIds: string[];
+  /** The chosen slot's start (ISO with offset); absent for a walk-in. */
+  slotStart?: string | null | undefined;
   idempotencyKey?: string | undefined;
 }
 
@@ -25,8 +36,9 @@ export interface BookingAccepted {
 }
 
 /**
- * Accepts a booking: checks the services against the live catalogue, then writes the booking, its
- * first timeline entry and `BookingRequested` in one transaction. The saga runs from there.
+ * Accepts a booking: checks the services against the live catalogue and the slot against the
+ * schedule, then writes the booking, its first timeline entry and `BookingRequested` in one
+ * transaction. The saga runs from there (whether the slot still has room is the saga's to decide).
  */
 export async function requestBooking(
   db: Db,
@@ -34,7 +46,8 @@ export async function requestBooking(
   options: { clock: Clock; deadlineMs: number },
 ): Promise<{ booking: BookingAccepted; created: boolean }> {
   const serviceIds = [...new Set(request.serviceIds)];
-  const requestHash = hashRequest({ ...request, serviceIds });
+  const slotStart = request.slotStart ? formatIst(new Date(request.slotStart)) : null;
+  const requestHash = hashRequest({ ...request, serviceIds, slotStart });
   if (request.idempotencyKey) {
     const existing = await findByIdempotencyKey(db, request.userId, request.idempotencyKey, requestHash);
     if (existing) return { booking: existing, created: false };
@@ -43,6 +56,7 @@ export async function requestBooking(
   const byId = new Map(services.map((service) => [service.id, service]));
 
   const now = options.clock.now();
+  const slot = slotStart ? await bookableSlot(db, new Date(slotStart), now) : null;
   const id = randomUUID();
   const correlationId = randomUUID();
   try {
@@ -71,6 +85,9 @@ export async function requestBooking(
           final_paise: null,
           discount_eligible: null,
           discount_applied: null,
+          slot_start: slot?.start ?? null,
+          slot_end: slot?.end ?? null,
+          slot_outcome: null,
           deadline_at: new Date(now.getTime() + options.deadlineMs),
           created_at: now,
           finished_at: null,
@@ -90,7 +107,7 @@ export async function requestBooking(
         .execute();
       const event = createEvent(
         'BookingRequested',
-        { reference, userId: request.userId, patient: request.patient, serviceIds },
+        { reference, userId: request.userId, patient: request.patient, serviceIds, slotStart },
         { bookingId: id, correlationId, causationId: null },
         now,
       );
@@ -109,6 +126,21 @@ export async function requestBooking(
     }
     throw error;
   }
+}
+
+/** The slot starting there, if it can be booked now; else a 422 naming the problem. */
+async function bookableSlot(db: Db, start: Date, now: Date): Promise<Slot> {
+  const { schedule } = await readSchedule(db);
+  const problem = slotProblem(schedule, start, now);
+  const slot = slotStartingAt(schedule, start);
+  if (problem || !slot) {
+    throw new ValidationError(
+      'The chosen time cannot be booked.',
+      [{ path: 'slotStart', message: SLOT_PROBLEM_MESSAGES[problem ?? 'not_a_slot'] }],
+      422,
+    );
+  }
+  return slot;
 }
 
 async function findByIdempotencyKey(
@@ -151,9 +183,9 @@ async function unusedReference(trx: Trx): Promise<string> {
 }
 
 function hashRequest(request: BookingRequest): string {
-  const { patient, serviceIds } = request;
+  const { patient, serviceIds, slotStart } = request;
   return createHash('sha256')
-    .update(JSON.stringify({ patient, serviceIds: [...serviceIds].sort() }))
+    .update(JSON.stringify({ patient, serviceIds: [...serviceIds].sort(), slotStart: slotStart ?? null }))
     .digest('hex');
 }
 
@@ -179,15 +211,24 @@ export interface BookingView {
     finalPaise: number;
     discountApplied: boolean;
   } | null;
+  /** The chosen slot, in IST with its offset; null for a walk-in. */
+  appointment: { start: string; end: string } | null;
   events: { type: string; occurredAt: string }[];
   /** A change of the confirmed booking under way (its cancellation), or null. */
   change: 'cancelling' | null;
 }
 
-export async function getBookingViews(
-  db: Db,
-  filter: { ids?: string[]; userId?: string; status?: string; q?: string; limit?: number },
-): Promise<BookingView[]> {
+export interface BookingFilter {
+  ids?: string[];
+  userId?: string;
+  status?: string;
+  q?: string;
+  /** The bookings with a place (held or asked for) on this IST date, in appointment order. */
+  appointmentDate?: string;
+  limit?: number;
+}
+
+export async function getBookingViews(db: Db, filter: BookingFilter): Promise<BookingView[]> {
   // One snapshot for the three reads: a handler committing between them must not show a timeline
   // that is ahead of the booking's own status and price.
   return db
@@ -196,16 +237,22 @@ export async function getBookingViews(
     .execute((trx) => readBookingViews(trx, filter));
 }
 
-async function readBookingViews(
-  db: Trx,
-  filter: { ids?: string[]; userId?: string; status?: string; q?: string; limit?: number },
-): Promise<BookingView[]> {
+async function readBookingViews(db: Trx, filter: BookingFilter): Promise<BookingView[]> {
   let query = db
     .selectFrom('booking.bookings')
     .selectAll()
-    .orderBy('created_at', 'desc')
-    .orderBy('id')
     .limit(filter.limit ?? 200);
+  if (filter.appointmentDate) {
+    const dayStart = istInstant(filter.appointmentDate, '00:00');
+    query = query
+      .where('slot_start', '>=', dayStart)
+      .where('slot_start', '<', new Date(dayStart.getTime() + 24 * 3600_000))
+      .where((eb) => eb.or([eb('slot_outcome', 'is', null), eb('slot_outcome', '!=', 'rejected')]))
+      .orderBy('slot_start')
+      .orderBy('created_at');
+  } else {
+    query = query.orderBy('created_at', 'desc').orderBy('id');
+  }
   if (filter.ids) query = query.where('id', 'in', filter.ids.length > 0 ? filter.ids : [randomUUID()]);
   if (filter.userId) query = query.where('user_id', '=', filter.userId);
   if (filter.status) query = query.where('status', '=', filter.status as Booking['status']);
@@ -263,6 +310,10 @@ async function readBookingViews(
             finalPaise: booking.final_paise,
             discountApplied: booking.discount_applied ?? false,
           },
+    appointment:
+      booking.slot_start && booking.slot_end
+        ? { start: formatIst(booking.slot_start), end: formatIst(booking.slot_end) }
+        : null,
     events: timeline
       .filter((entry) => entry.booking_id === booking.id)
       .map((entry) => ({ type: entry.type, occurredAt: entry.occurred_at.toISOString() })),

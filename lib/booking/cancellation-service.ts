@@ -52,7 +52,7 @@ export async function requestCancellation(
     }
     const now = options.clock.now();
     const deadline = changeDeadline({
-      appointmentStart: null,
+      appointmentStart: booking.slot_start,
       bookedAt: booking.created_at,
       cutoffMinutes: options.cutoffMinutes,
     });

@@ -29,15 +29,18 @@ export function changeability(input: {
   return input.now.getTime() < input.deadline.getTime() ? 'changeable' : 'too_late';
 }
 
-/** A cancellation is done once the payment is refunded and nothing it held is still held. */
+/** A cancellation is done once the payment is refunded and nothing it held (place, discount) is still held. */
 export function cancellationSettled(input: {
   change: string | null;
   status: BookingStatus;
   quotaOutcome: 'reserved' | 'skipped' | 'rejected' | null;
   quotaReleased: boolean;
+  slotOutcome?: 'reserved' | 'skipped' | 'rejected' | null;
+  slotReleased?: boolean;
   refunded: boolean;
 }): boolean {
   if (input.change !== 'cancelling' || input.status !== 'CONFIRMED') return false;
   const quotaFree = input.quotaOutcome !== 'reserved' || input.quotaReleased;
-  return quotaFree && input.refunded;
+  const slotFree = input.slotOutcome !== 'reserved' || input.slotReleased === true;
+  return quotaFree && slotFree && input.refunded;
 }

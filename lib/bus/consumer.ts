@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { sql } from 'kysely';
 import type { Db, Trx } from '../db/database.js';
 import { runWithContext } from '../context.js';
 import {
@@ -125,6 +126,8 @@ export class StreamConsumer {
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   /** Entries this instance is handling or will retry: its own stale claim must not start them twice. */
   private readonly owned = new Set<string>();
+  /** Handler attempts counted for entries waiting out an outage (see attemptsOf). */
+  private readonly counted = new Map<string, number>();
   /** Entries waiting out a transient failure: while any waits, the consumer reads nothing new. */
   private readonly outage = new Set<string>();
   private resumeReader: (() => void) | null = null;
@@ -190,6 +193,7 @@ export class StreamConsumer {
       for (const timer of this.retryTimers) clearTimeout(timer);
       this.retryTimers.clear();
       this.outage.clear();
+      this.counted.clear();
       this.resumeReader?.();
       // Interrupts a blocked XREADGROUP at once instead of waiting out BLOCK.
       this.options.blockingRedis.disconnect();
@@ -519,7 +523,44 @@ export class StreamConsumer {
     return runWithContext(contextOf(prepared.event), () => this.handleEvent(prepared, deliveries));
   }
 
+  /**
+   * Redis counts every claim of an entry, also those by a consumer that died before it reached the
+   * handler (restarts in a crash loop of the host, a kill during start-up). What counts towards
+   * dead-lettering is how often the handler itself was started: from the second delivery on, that is
+   * recorded in PostgreSQL before the handler runs (so a handler that kills its process counts too).
+   * A retry for an outage reuses the count of the attempt it repeats.
+   */
+  private async attemptsOf(delivery: Delivery, deliveries: number): Promise<number> {
+    const owner = ownerOf(delivery.entry);
+    const counted = this.counted.get(owner);
+    if (counted !== undefined) return counted;
+    if (deliveries <= 1) return 1;
+    const row = await this.transactions.run(() =>
+      this.options.db
+        .insertInto('bus.attempts')
+        .values({ consumer_group: this.options.group, event_id: delivery.event.eventId, attempts: 2 })
+        .onConflict((conflict) =>
+          conflict.columns(['consumer_group', 'event_id']).doUpdateSet({
+            attempts: sql<number>`bus.attempts.attempts + 1`,
+            updated_at: sql<Date>`now()`,
+          }),
+        )
+        .returning('attempts')
+        .executeTakeFirstOrThrow(),
+    );
+    return row.attempts;
+  }
+
   private async handleEvent(delivery: Delivery, deliveries: number): Promise<Outcome> {
+    const owner = ownerOf(delivery.entry);
+    const attempts = await this.attemptsOf(delivery, deliveries);
+    const outcome = await this.attempt(delivery, attempts);
+    if (outcome === 'transient') this.counted.set(owner, attempts);
+    else this.counted.delete(owner);
+    return outcome;
+  }
+
+  private async attempt(delivery: Delivery, deliveries: number): Promise<Outcome> {
     const { group, hooks } = this.options;
     const { entry, event, raw } = delivery;
     if (deliveries > this.maxDeliveries) {
@@ -716,6 +757,7 @@ export class StreamConsumer {
         if (ours.length === 0) {
           // Acknowledged, claimed by another consumer or trimmed meanwhile: no longer ours to retry.
           this.owned.delete(owner);
+          this.counted.delete(owner);
           this.outage.delete(owner);
           if (this.outage.size === 0) this.endOutage();
           return;

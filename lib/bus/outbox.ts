@@ -77,6 +77,7 @@ export async function notifyOutbox(db: Db): Promise<void> {
  * letters stay, so replaying an old dead letter is skipped by every group that had handled it.
  */
 export async function pruneInbox(db: Db, before: Date, batch = 5_000): Promise<number> {
+  await db.deleteFrom('bus.attempts').where('updated_at', '<', before).execute();
   let deleted = 0;
   for (;;) {
     const result = await sql<{ count: number }>`

@@ -2,8 +2,12 @@ import { sql } from 'kysely';
 import { twoStep, type Handlers } from '../bus/consumer.js';
 import { logger } from '../logger.js';
 import type { Clinic } from '../receipt/receipt.js';
+import { RetryLaterError } from '../transient-errors.js';
 import { cancellationFor, confirmationFor } from './booking-messages.js';
 import type { MailChannel, Mailer } from './mailer.js';
+
+/** Longer than a send can take (the transport's timeouts add up to 20 s). */
+const SEND_LEASE_MS = 30_000;
 
 /**
  * Confirmation: one message per confirmed booking, sent outside any transaction. The intent is
@@ -28,6 +32,8 @@ export function confirmationHandlers({
       async (event, db) => {
         const bookingId = event.bookingId as string;
         const message = await confirmationFor(db, event, { clinic, from });
+        // The intent, and a lease on it: two deliveries of one confirmation (a claim, a re-drive) never
+        // send side by side; a sender that died leaves a lease that runs out.
         const intent = await db
           .insertInto('confirmation.confirmations')
           .values({
@@ -36,26 +42,55 @@ export function confirmationHandlers({
             recipient: message.to,
             status: 'sending',
             message_id: message.messageId,
+            lease_until: sql<Date>`now() + ${SEND_LEASE_MS} * interval '1 millisecond'`,
           })
           .onConflict((conflict) =>
             conflict
               .column('booking_id')
-              .doUpdateSet({ attempts: sql<number>`confirmation.confirmations.attempts + 1` })
-              .where('confirmation.confirmations.status', '=', 'sending'),
+              .doUpdateSet({
+                attempts: sql<number>`confirmation.confirmations.attempts + 1`,
+                lease_until: sql<Date>`now() + ${SEND_LEASE_MS} * interval '1 millisecond'`,
+              })
+              .where('confirmation.confirmations.status', '=', 'sending')
+              .where((eb) =>
+                eb.or([
+                  eb('confirmation.confirmations.lease_until', 'is', null),
+                  eb('confirmation.confirmations.lease_until', '<', sql<Date>`now()`),
+                ]),
+              ),
           )
           .returning('attempts')
           .executeTakeFirst();
-        // No row returned: the conflict's row is `sent` already.
-        if (!intent) return false;
+        if (!intent) {
+          const current = await db
+            .selectFrom('confirmation.confirmations')
+            .select('status')
+            .where('booking_id', '=', bookingId)
+            .executeTakeFirstOrThrow();
+          if (current.status === 'sent') return false;
+          throw new RetryLaterError('another delivery of this confirmation is sending it');
+        }
         if (intent.attempts > 1) logger.warn('confirmation send retried', { attempts: intent.attempts });
-        await mailer.send(message);
+        try {
+          await mailer.send(message);
+        } catch (error) {
+          // Not sent: the next attempt need not wait for the lease.
+          await db
+            .updateTable('confirmation.confirmations')
+            .set({ lease_until: null })
+            .where('booking_id', '=', bookingId)
+            .where('status', '=', 'sending')
+            .execute()
+            .catch(() => {});
+          throw error;
+        }
         return true;
       },
       async (event, { trx }, sentNow) => {
         if (!sentNow) return;
         await trx
           .updateTable('confirmation.confirmations')
-          .set({ status: 'sent', sent_at: sql<Date>`now()` })
+          .set({ status: 'sent', sent_at: sql<Date>`now()`, lease_until: null })
           .where('booking_id', '=', event.bookingId as string)
           .execute();
         logger.info('confirmation sent', { channel, reference: event.data.reference });

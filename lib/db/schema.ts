@@ -65,6 +65,10 @@ export interface BookingsTable {
   final_paise: number | null;
   discount_eligible: boolean | null;
   discount_applied: boolean | null;
+  slot_start: Date | null;
+  slot_end: Date | null;
+  slot_outcome: 'reserved' | 'skipped' | 'rejected' | null;
+  slot_released: Generated<boolean>;
   deadline_at: Date;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
@@ -169,6 +173,8 @@ export interface ConfirmationsTable {
   status: Generated<'sending' | 'sent'>;
   attempts: Generated<number>;
   message_id: string | null;
+  /** While a sender holds it, no other sends the same message. */
+  lease_until: Date | null;
 }
 
 /** Emails after the confirmation (a cancellation), each once, delivered as confirmations are. */
@@ -182,6 +188,8 @@ export interface NoticesTable {
   status: Generated<'sending' | 'sent'>;
   attempts: Generated<number>;
   message_id: string | null;
+  /** While a sender holds it, no other sends the same message. */
+  lease_until: Date | null;
 }
 
 export interface GatewayChargesTable {
@@ -191,6 +199,34 @@ export interface GatewayChargesTable {
   reference: string;
   decline_reason: string | null;
   refund_reference: string | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export interface ScheduleTable {
+  id: number;
+  slot_minutes: number;
+  capacity: number;
+  hours: Json<Record<string, { opens: string; closes: string } | null>>;
+  closed_dates: Json<string[]>;
+  version: number;
+  updated_at: UpdatedAt;
+  updated_by: string | null;
+}
+
+export interface SlotsTable {
+  start: Date;
+  held: number;
+}
+
+export interface HoldsTable {
+  booking_id: string;
+  slot_start: Date | null;
+  status: 'held' | 'released' | 'rejected' | 'skipped' | 'cancelled';
+  /** The schedule version and capacity the place was taken under, and the places held after it. */
+  schedule_version: number | null;
+  capacity: number | null;
+  held_after: number | null;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
 }
@@ -221,6 +257,13 @@ export interface InboxTable {
   consumer_group: string;
   event_id: string;
   handled_at: CreatedAt;
+}
+
+export interface AttemptsTable {
+  consumer_group: string;
+  event_id: string;
+  attempts: number;
+  updated_at: UpdatedAt;
 }
 
 export interface DeadLettersTable {
@@ -254,11 +297,15 @@ export interface Database {
   'payment.payments': PaymentsTable;
   'confirmation.confirmations': ConfirmationsTable;
   'confirmation.notices': NoticesTable;
+  'scheduling.schedule': ScheduleTable;
+  'scheduling.slots': SlotsTable;
+  'scheduling.holds': HoldsTable;
   'gateway.charges': GatewayChargesTable;
   'audit.entries': AuditEntriesTable;
   'bus.outbox': OutboxTable;
   'bus.inbox': InboxTable;
   'bus.dead_letters': DeadLettersTable;
+  'bus.attempts': AttemptsTable;
 }
 
 export type User = Selectable<UsersTable>;

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { scheduleSchema } from '../scheduling/slot-rules.js';
 
 /**
  * The event catalogue: every event of the saga, its stream and the schema of its data.
@@ -21,6 +22,15 @@ const pricing = z.object({
 
 const pricedLine = z.object({ id: z.uuid(), name: z.string(), pricePaise: paise });
 
+/** A slot's start or end: an ISO time with its offset (the clinic writes +05:30). */
+const instant = z.iso.datetime({ offset: true });
+
+/** What pricing needs of the request, carried on the slot decision so pricing keeps no copy of it. */
+const pricingRequest = z.object({
+  serviceIds: z.array(z.uuid()).min(1),
+  patient: z.object({ gender, dateOfBirth: isoDate }),
+});
+
 const quotaDecision = z.object({
   pricing,
   day: isoDate.nullable(),
@@ -41,8 +51,27 @@ export const catalogue = {
         email: z.string(),
       }),
       serviceIds: z.array(z.uuid()).min(1),
+      /** The chosen appointment; null for a walk-in. */
+      slotStart: instant.nullable().default(null),
     }),
   },
+  SlotReserved: {
+    stream: 'scheduling',
+    version: 1,
+    data: z.object({
+      slotStart: instant,
+      slotEnd: instant,
+      scheduleVersion: z.number().int().positive(),
+      request: pricingRequest,
+    }),
+  },
+  SlotSkipped: { stream: 'scheduling', version: 1, data: z.object({ request: pricingRequest }) },
+  SlotRejected: {
+    stream: 'scheduling',
+    version: 1,
+    data: z.object({ slotStart: instant, reason: z.string() }),
+  },
+  SlotReleased: { stream: 'scheduling', version: 1, data: z.object({ slotStart: instant }) },
   PricingCalculated: {
     stream: 'pricing',
     version: 1,
@@ -120,6 +149,15 @@ export const catalogue = {
       // null: no admin choice, each payment worker runs as its environment says.
       paymentSimulationMode: mode.nullable(),
       paymentFailureRate: z.number().min(0).max(1).nullable(),
+      actor: z.string(),
+    }),
+  },
+  ScheduleChanged: {
+    stream: 'config',
+    version: 1,
+    data: z.object({
+      scheduleVersion: z.number().int().positive(),
+      schedule: scheduleSchema,
       actor: z.string(),
     }),
   },

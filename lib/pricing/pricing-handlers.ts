@@ -1,38 +1,43 @@
-import type { Handlers } from '../bus/consumer.js';
+import type { Handler, Handlers } from '../bus/consumer.js';
 import { istDate, type Clock } from '../clock.js';
 import { logger } from '../logger.js';
 import { priceBooking } from './pricing-rules.js';
 
-/** Pricing: prices a requested booking from the live catalogue and the discount percent it holds. */
+/**
+ * Pricing: prices a booking from the live catalogue and the discount percent it holds, once its
+ * appointment is settled (a place held, or a walk-in).
+ */
 export function pricingHandlers({ clock }: { clock: Clock }): Handlers {
+  const price: Handler<'SlotReserved' | 'SlotSkipped'> = async (event, { trx, emit }) => {
+    const { serviceIds, patient } = event.data.request;
+    const rows = await trx
+      .selectFrom('catalogue.services')
+      .select(['id', 'name', 'price_paise'])
+      .where('id', 'in', serviceIds)
+      .execute();
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    const services = serviceIds.map((id) => {
+      const row = byId.get(id);
+      if (!row) throw new Error(`service ${id} is not in the catalogue`);
+      return { id, name: row.name, pricePaise: row.price_paise };
+    });
+    const settings = await trx
+      .selectFrom('pricing.settings')
+      .select('discount_basis_points')
+      .executeTakeFirstOrThrow();
+    const today = istDate(clock.now());
+    const pricing = priceBooking({
+      services,
+      patient,
+      discountBasisPoints: settings.discount_basis_points,
+      today,
+    });
+    emit('PricingCalculated', { services, pricing, today });
+    logger.info('booking priced', { basePaise: pricing.basePaise, eligibility: pricing.eligibility });
+  };
   return {
-    BookingRequested: async (event, { trx, emit }) => {
-      const { serviceIds, patient } = event.data;
-      const rows = await trx
-        .selectFrom('catalogue.services')
-        .select(['id', 'name', 'price_paise'])
-        .where('id', 'in', serviceIds)
-        .execute();
-      const byId = new Map(rows.map((row) => [row.id, row]));
-      const services = serviceIds.map((id) => {
-        const row = byId.get(id);
-        if (!row) throw new Error(`service ${id} is not in the catalogue`);
-        return { id, name: row.name, pricePaise: row.price_paise };
-      });
-      const settings = await trx
-        .selectFrom('pricing.settings')
-        .select('discount_basis_points')
-        .executeTakeFirstOrThrow();
-      const today = istDate(clock.now());
-      const pricing = priceBooking({
-        services,
-        patient,
-        discountBasisPoints: settings.discount_basis_points,
-        today,
-      });
-      emit('PricingCalculated', { services, pricing, today });
-      logger.info('booking priced', { basePaise: pricing.basePaise, eligibility: pricing.eligibility });
-    },
+    SlotReserved: price,
+    SlotSkipped: price,
     ConfigChanged: async (event, { trx }) => {
       // Versions make the change order-proof: an older change arriving late is ignored.
       await trx

@@ -40,6 +40,10 @@ export function bookingInput(clock: Clock) {
       email: z.email('enter an email address like name@example.com').max(254),
     }),
     serviceIds: z.array(z.uuid('a service id')).min(1, 'choose at least one service').max(20),
+    slotStart: z.iso
+      .datetime({ offset: true, error: 'choose a time from the list of slots' })
+      .nullable()
+      .optional(),
   });
 }
 
@@ -82,6 +86,7 @@ export function bookingsApi(deps: BookingDeps): Router {
         userId: currentUser(req).id,
         patient: body.patient,
         serviceIds: body.serviceIds,
+        slotStart: body.slotStart,
         idempotencyKey: key,
       },
       { clock: deps.clock, deadlineMs: deps.deadlineMs },

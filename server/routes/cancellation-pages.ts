@@ -24,7 +24,11 @@ const FIELDS = { reason: { id: 'cancel-reason', label: 'Reason' } };
 
 /** When a booking can still be cancelled, for its status page and the cancel page. */
 export function cancellableUntil(booking: BookingView, cutoffMinutes: number): Date {
-  return changeDeadline({ appointmentStart: null, bookedAt: new Date(booking.createdAt), cutoffMinutes });
+  return changeDeadline({
+    appointmentStart: booking.appointment ? new Date(booking.appointment.start) : null,
+    bookedAt: new Date(booking.createdAt),
+    cutoffMinutes,
+  });
 }
 
 /**

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
+import { sql } from 'kysely';
 import type { Redis } from 'ioredis';
 import type { Browser, Page } from 'playwright-core';
 import { createRedis } from '../../lib/bus/redis.js';
@@ -119,7 +120,7 @@ describe('admin pages over the running system', function () {
     const service = await createService(db, { pricePaise: 120_000 });
     const patient = await patientClient(url, db);
     const booking = await book(patient, [service.id]);
-    const done = await settled(patient, booking.id, { events: 5 });
+    const done = await settled(patient, booking.id, { events: FLOWS.discounted.length });
     expect(done.events.map((event) => event.type)).to.deep.equal(FLOWS.discounted);
 
     await page.goto(`${url}/admin/bookings?reference=${booking.reference}`);
@@ -134,7 +135,7 @@ describe('admin pages over the running system', function () {
     expect(await steps.evaluateAll((items) => items.map((li) => li.getAttribute('data-type')))).to.deep.equal(
       FLOWS.discounted,
     );
-    const participants = ['booking', 'pricing', 'discount-quota', 'payment', 'booking'];
+    const participants = ['booking', 'scheduling', 'pricing', 'discount-quota', 'payment', 'booking'];
     texts.forEach((text, i) => {
       expect(text).to.contain(`${participants[i]} · ${FLOWS.discounted[i]}`);
       if (i > 0) expect(text).to.match(/\d+(\.\d)? (ms|s) later/);
@@ -184,7 +185,8 @@ describe('admin pages over the running system', function () {
   });
 
   it('lists a dead letter a poison event caused, replays it from the page once repaired, and the saga goes on', async () => {
-    // A booking whose request names a service missing from the catalogue: pricing fails on every try.
+    // A booking whose request names a service missing from the catalogue: pricing fails on every try
+    // (on the walk-in's SlotSkipped, which carries the request on from scheduling).
     const missingService = randomUUID();
     const target = await insertBooking(db, { status: 'PENDING', patientName: 'Poison Case' });
     const poison = createEvent(
@@ -200,6 +202,7 @@ describe('admin pages over the running system', function () {
           email: 'p@example.com',
         },
         serviceIds: [missingService],
+        slotStart: null,
       },
       { bookingId: target.id, correlationId: target.correlationId, causationId: null },
     );
@@ -220,11 +223,12 @@ describe('admin pages over the running system', function () {
         db
           .selectFrom('bus.dead_letters')
           .selectAll()
-          .where('event_id', '=', poison.eventId)
+          .where('consumer_group', '=', 'pricing')
+          .where(sql<string>`payload->>'bookingId'`, '=', target.id)
           .executeTakeFirst(),
       { timeoutMs: 20_000, message: 'the poison dead-lettered by pricing' },
     );
-    expect(letter).to.include({ consumer_group: 'pricing', type: 'BookingRequested', deliveries: 3 });
+    expect(letter).to.include({ consumer_group: 'pricing', type: 'SlotSkipped', deliveries: 3 });
     expect(letter.error).to.equal(`service ${missingService} is not in the catalogue`);
     await waitFor(
       async () =>
@@ -243,8 +247,8 @@ describe('admin pages over the running system', function () {
     const row = page.locator(`#letter-${letter.id}`);
     const cells = await row.getByRole('cell').allInnerTexts();
     expect(cells.slice(0, 4)).to.deep.equal([
-      'pricing\nstream booking',
-      'BookingRequested\nits booking',
+      'pricing\nstream scheduling',
+      'SlotSkipped\nits booking',
       `service ${missingService} is not in the catalogue`,
       '3',
     ]);
@@ -284,24 +288,21 @@ describe('admin pages over the running system', function () {
     );
     await page.reload();
     expect(
-      await page
-        .getByRole('row')
-        .filter({ hasText: 'BookingRequested' })
-        .filter({ hasText: 'Handled' })
-        .count(),
+      await page.getByRole('row').filter({ hasText: 'SlotSkipped' }).filter({ hasText: 'Handled' }).count(),
     ).to.be.at.least(1);
 
     await page.goto(`${url}/admin/bookings/${target.id}`);
     const types = await page
       .locator('ol.timeline li')
       .evaluateAll((items) => items.map((li) => li.getAttribute('data-type')));
-    expect(types.slice(0, 4)).to.deep.equal([
+    expect(types.slice(0, 5)).to.deep.equal([
       'BookingRequested',
+      'SlotSkipped',
       'DeadLettered',
       'DeadLetterReplayed',
       'ReplayHandled',
     ]);
-    expect(types.slice(4)).to.deep.equal(FLOWS.undiscounted.slice(1));
+    expect(types.slice(5)).to.deep.equal(FLOWS.undiscounted.slice(2));
     expect(await page.locator('ol.timeline li[data-type="DeadLetterReplayed"]').innerText()).to.contain(
       `replayed by ${admin.email} to pricing`,
     );

@@ -1,8 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
+import { sql } from 'kysely';
 import { Redis } from 'ioredis';
 import { failOverdueBookings } from '../../lib/booking/booking-handlers.js';
-import { streamKey } from '../../lib/bus/redis.js';
-import { createService } from '../support/factories.js';
+import { entryFields, streamKey } from '../../lib/bus/redis.js';
+import { createEvent } from '../../lib/events/catalogue.js';
+import { buildPatient, createService } from '../support/factories.js';
 import type { Client } from '../support/http.js';
 import { isolatedEnvironment, type IsolatedEnvironment } from '../support/isolated-env.js';
 import {
@@ -214,5 +217,93 @@ describe('faults: the Procfile processes when parts fail', function () {
     const { id } = await book(patient, [service.id]);
     const booking = await settled(patient, id);
     expect(booking.pricing).to.include({ discountPercent: 9.5, discountPaise: 19_000 });
+  });
+});
+
+describe('faults: SIGTERM during start-up recovery', function () {
+  this.timeout(90_000);
+  let env: IsolatedEnvironment;
+  let system: SagaSystem;
+  let redis: Redis;
+  const PENDING = 2_000;
+
+  before(async () => {
+    env = await isolatedEnvironment();
+    redis = new Redis(process.env.REDIS_URL as string);
+    system = await SagaSystem.start({
+      processes: ['pricing'],
+      env: { DATABASE_URL: env.databaseUrl, REDIS_PREFIX: env.redisPrefix },
+    });
+  });
+  after(async function () {
+    this.timeout(60_000);
+    redis?.disconnect();
+    try {
+      await system?.stop();
+    } finally {
+      await env?.drop();
+    }
+  });
+
+  it('exits 0 with nothing half done, and the next start finishes the rest', async () => {
+    const service = await createService(env.db);
+    const key = streamKey(env.redisPrefix, 'scheduling');
+    // Entries read by this instance before it stopped, never acknowledged: its start-up recovers them.
+    expect(await system.kill('pricing', 'SIGTERM')).to.include({ code: 0 });
+    const pipeline = redis.pipeline();
+    for (let i = 0; i < PENDING; i++) {
+      const { gender, dateOfBirth } = buildPatient();
+      const event = createEvent(
+        'SlotSkipped',
+        { request: { serviceIds: [service.id], patient: { gender, dateOfBirth } } },
+        { bookingId: randomUUID(), correlationId: randomUUID(), causationId: null },
+      );
+      pipeline.xadd(key, '*', ...entryFields(event));
+    }
+    await pipeline.exec();
+    const consumer = system.consumerName('pricing');
+    await redis.call('XREADGROUP', 'GROUP', 'pricing', consumer, 'COUNT', PENDING, 'STREAMS', key, '>');
+
+    const handled = () =>
+      env.db
+        .selectFrom('bus.inbox')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('consumer_group', '=', 'pricing')
+        .executeTakeFirstOrThrow()
+        .then((row) => Number(row.n));
+    const priced = () =>
+      env.db
+        .selectFrom('bus.outbox')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('producer', '=', 'pricing')
+        .executeTakeFirstOrThrow()
+        .then((row) => Number(row.n));
+
+    const starting = system.launch('pricing').then(
+      () => 'ready',
+      (error: Error) => error.message,
+    );
+    await waitFor(async () => (await handled()) >= 50, { timeoutMs: 30_000, message: 'recovery under way' });
+    const exit = await system.kill('pricing', 'SIGTERM');
+    expect(exit).to.deep.equal({ code: 0, signal: null });
+    expect(await starting).to.match(/exited \(code 0/);
+
+    // Every event recorded as handled has its effect, and every one not handled is still pending.
+    const done = await handled();
+    expect(done).to.be.lessThan(PENDING);
+    expect(await priced()).to.equal(done);
+    const [pending] = (await redis.xpending(key, 'pricing')) as [number];
+    expect(pending).to.equal(PENDING - done);
+    const { rows } = await sql<{ open: number }>`
+      SELECT count(*)::int AS open FROM pg_stat_activity
+      WHERE datname = current_database() AND state LIKE 'idle in transaction%'`.execute(env.db);
+    expect(rows[0]?.open).to.equal(0);
+
+    await system.launch('pricing');
+    await waitFor(async () => (await priced()) === PENDING, {
+      timeoutMs: 60_000,
+      message: 'the rest handled',
+    });
+    expect(await handled()).to.equal(PENDING);
   });
 });

@@ -217,7 +217,8 @@ describe('booking saga end to end (the Procfile processes)', function () {
         async () => {
           const { text } = await clientOf(url).get('/metrics');
           return (
-            counted(text, 'pricing', 'BookingRequested') >= 1 &&
+            counted(text, 'scheduling', 'BookingRequested') >= 1 &&
+            counted(text, 'pricing', 'SlotSkipped') >= 1 &&
             counted(text, 'payment', 'DiscountQuotaSkipped') >= 1 &&
             counted(text, 'confirmation', 'BookingConfirmed') >= 1
           );
@@ -381,7 +382,7 @@ describe('booking saga end to end (the Procfile processes)', function () {
               .flatMap((res) => res.body.bookings as BookingView[])
               .filter((b) => ids.has(b.id));
             const done = all.every(
-              (b) => b.status !== 'PENDING' && b.events.length >= (b.status === 'CONFIRMED' ? 5 : 4),
+              (b) => b.status !== 'PENDING' && b.events.length >= (b.status === 'CONFIRMED' ? 6 : 5),
             );
             return all.length === 50 && done ? all : null;
           },
@@ -497,6 +498,7 @@ describe('booking saga end to end (the Procfile processes)', function () {
       // voided the key at the gateway, so the charge is refused when it arrives and nothing is taken.
       expect(eventTypes(booking)).to.deep.equal([
         'BookingRequested',
+        'SlotSkipped',
         'PricingCalculated',
         'DiscountQuotaReserved',
         'CompensationTriggered',
@@ -531,7 +533,7 @@ describe('booking saga end to end (the Procfile processes)', function () {
       const trail = await waitFor(
         async () => {
           const entries = await auditTrail(admin, correlationId);
-          return entries.length >= 6 ? entries : null;
+          return entries.length >= 7 ? entries : null;
         },
         { message: 'the audit log to hold the saga' },
       );
@@ -584,7 +586,7 @@ describe('booking saga end to end (the Procfile processes)', function () {
       // Same consumer name: the new process takes back what the killed one left pending.
       await system.launch('payment', FAST_PAYMENT);
       const bookings: BookingView[] = [];
-      for (const { id } of accepted) bookings.push(await settled(patient, id, { events: 5 }));
+      for (const { id } of accepted) bookings.push(await settled(patient, id, { events: 6 }));
 
       expect(bookings.map((b) => b.status)).to.deep.equal([
         'CONFIRMED',
@@ -612,7 +614,7 @@ describe('booking saga end to end (the Procfile processes)', function () {
         const trail = await waitFor(
           async () => {
             const entries = await auditTrail(admin, b.correlationId);
-            return entries.length >= 5 ? entries : null;
+            return entries.length >= 6 ? entries : null;
           },
           { message: 'the audit log to hold the saga' },
         );
@@ -650,7 +652,7 @@ describe('booking saga end to end (the Procfile processes)', function () {
       // Back up, it reads PricingCalculated, the quota decision and PaymentCompleted in one batch.
       await system.launch('booking');
       const bookings: BookingView[] = [];
-      for (const { id } of accepted) bookings.push(await settled(patient, id, { events: 5 }));
+      for (const { id } of accepted) bookings.push(await settled(patient, id, { events: 6 }));
       expect(bookings.map(eventTypes)).to.deep.equal([
         FLOWS.discounted,
         FLOWS.undiscounted,

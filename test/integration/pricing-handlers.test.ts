@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { manualClock } from '../../lib/clock.js';
 import { createDb, type Db } from '../../lib/db/database.js';
@@ -16,8 +15,9 @@ describe('pricing participant', () => {
     await db.destroy();
   });
 
+  // Pricing starts once the slot is settled: a walk-in's SlotSkipped carries what it prices.
   const requested = (patient: ReturnType<typeof buildPatient>, serviceIds: string[]) =>
-    sagaEvent('BookingRequested', { reference: 'MC-TEST-0001', userId: randomUUID(), patient, serviceIds });
+    sagaEvent('SlotSkipped', { request: { patient, serviceIds } });
 
   it('prices from the live catalogue and snapshots the prices it used', async () => {
     const a = await createService(db, { pricePaise: 60_000 });

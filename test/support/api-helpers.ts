@@ -77,7 +77,8 @@ export async function rowCounts(db: Db): Promise<{ bookings: number; outbox: num
 
 /**
  * Marks where the run's database stands; the returned function removes what was written since
- * (bookings of users created since, outbox rows, dead letters, audit entries, services, the settings), so that a
+ * (bookings of users created since, outbox rows, dead letters, audit entries, services, the settings and
+ * the schedule), so that a
  * relay started by a later test file never publishes this file's events to its workers.
  */
 export async function trackWrites(db: Db): Promise<() => Promise<void>> {
@@ -89,6 +90,11 @@ export async function trackWrites(db: Db): Promise<() => Promise<void>> {
   const mark = rows[0]!;
   const settings = await db
     .selectFrom('settings.config')
+    .selectAll()
+    .where('id', '=', 1)
+    .executeTakeFirstOrThrow();
+  const schedule = await db
+    .selectFrom('scheduling.schedule')
     .selectAll()
     .where('id', '=', 1)
     .executeTakeFirstOrThrow();
@@ -112,6 +118,12 @@ export async function trackWrites(db: Db): Promise<() => Promise<void>> {
       await trx.deleteFrom('catalogue.services').where('created_at', '>=', mark.at).execute();
       const { id: _id, ...values } = settings;
       await trx.updateTable('settings.config').set(values).where('id', '=', 1).execute();
+      const { id: _scheduleId, hours, closed_dates, ...rest } = schedule;
+      await trx
+        .updateTable('scheduling.schedule')
+        .set({ ...rest, hours: JSON.stringify(hours), closed_dates: JSON.stringify(closed_dates) })
+        .where('id', '=', 1)
+        .execute();
     });
   };
 }

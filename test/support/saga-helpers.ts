@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import type { Express } from 'express';
-import { istDate } from '../../lib/clock.js';
+import { addDays, istDate } from '../../lib/clock.js';
 import type { Db } from '../../lib/db/database.js';
 import { createUser, upsertAdmin } from '../../lib/identity/user-service.js';
 import { buildPatient, buildUser } from './factories.js';
@@ -11,11 +11,13 @@ import { Client } from './http.js';
 import { waitFor } from './wait.js';
 
 export const QUOTA_REACHED = 'Daily discount quota reached. Please try again tomorrow.';
+export const SLOT_TAKEN = 'That time is no longer available. Please choose another.';
 
-/** Each flow of SPEC section 4 as the booking's timeline shows it. */
+/** Each flow of SPEC section 4 as a walk-in booking's timeline shows it (no slot: SlotSkipped). */
 export const FLOWS = {
   discounted: [
     'BookingRequested',
+    'SlotSkipped',
     'PricingCalculated',
     'DiscountQuotaReserved',
     'PaymentCompleted',
@@ -23,14 +25,22 @@ export const FLOWS = {
   ],
   undiscounted: [
     'BookingRequested',
+    'SlotSkipped',
     'PricingCalculated',
     'DiscountQuotaSkipped',
     'PaymentCompleted',
     'BookingConfirmed',
   ],
-  quotaExhausted: ['BookingRequested', 'PricingCalculated', 'DiscountQuotaRejected', 'BookingRejected'],
+  quotaExhausted: [
+    'BookingRequested',
+    'SlotSkipped',
+    'PricingCalculated',
+    'DiscountQuotaRejected',
+    'BookingRejected',
+  ],
   paymentFailedReleased: [
     'BookingRequested',
+    'SlotSkipped',
     'PricingCalculated',
     'DiscountQuotaReserved',
     'PaymentFailed',
@@ -40,6 +50,7 @@ export const FLOWS = {
   ],
   paymentFailedNothingHeld: [
     'BookingRequested',
+    'SlotSkipped',
     'PricingCalculated',
     'DiscountQuotaSkipped',
     'PaymentFailed',
@@ -62,6 +73,7 @@ export interface BookingView {
     finalPaise: number;
     discountApplied: boolean;
   } | null;
+  appointment: { start: string; end: string } | null;
   events: { type: string; occurredAt: string }[];
 }
 
@@ -127,6 +139,36 @@ export async function book(
   const res = await client.post('/api/bookings', { patient, serviceIds }, headers);
   expect(res.status, JSON.stringify(res.body)).to.equal(202);
   return res.body.booking;
+}
+
+/** A booking of a chosen slot (its start as GET /api/slots gives it). */
+export async function bookAt(
+  client: Client,
+  serviceIds: string[],
+  slotStart: string,
+  patient: ReturnType<typeof buildPatient> = ordinaryPatient(),
+): Promise<{ id: string; reference: string; status: string; correlationId: string }> {
+  const res = await client.post('/api/bookings', { patient, serviceIds, slotStart });
+  expect(res.status, JSON.stringify(res.body)).to.equal(202);
+  return res.body.booking;
+}
+
+export interface SlotView {
+  start: string;
+  end: string;
+  capacity: number;
+  available: number;
+}
+
+/** Slots from tomorrow (IST) that nobody holds a place in yet, one per test that needs its own. */
+export async function freeSlots(client: Client, count: number): Promise<SlotView[]> {
+  const res = await client.get(`/api/slots?from=${addDays(istDate(new Date()), 1)}&days=14`);
+  expect(res.status, JSON.stringify(res.body)).to.equal(200);
+  const free = (res.body.slots as SlotView[]).filter((slot) => slot.available === slot.capacity);
+  expect(free.length, 'free slots in the next 14 days').to.be.at.least(count);
+  // Spread out, so tests of one run never share a slot.
+  const step = Math.floor(free.length / count);
+  return Array.from({ length: count }, (_, i) => free[i * step] as SlotView);
 }
 
 export async function bookingStatus(client: Client, id: string): Promise<BookingView> {

@@ -58,11 +58,23 @@ interface Running {
   child: ChildProcess;
   run: number;
   exited: Promise<Exit>;
+  /** Set when the test stops or kills it: any other exit is a crash. */
+  expected: boolean;
+}
+
+export interface Crash extends Exit {
+  process: string;
+  run: number;
 }
 
 export interface SystemOptions {
   /** Procfile names to start; default every worker (see workerNames) and the web. */
   processes?: string[];
+  /**
+   * Instances of each worker, as `heroku ps:scale` runs them: more than one names them `<line>.1`,
+   * `<line>.2`, … (each its own consumer name). The web runs once.
+   */
+  instances?: number;
   /** For every process, over the run's environment. */
   env?: Record<string, string>;
   /** For one process, over `env`. */
@@ -89,6 +101,7 @@ export class SagaSystem {
   private readonly running = new Map<string, Running>();
   private readonly runs = new Map<string, number>();
   private readonly logLines: LogLine[] = [];
+  private readonly crashes: Crash[] = [];
   private readonly killOnExit = () => {
     for (const { child } of this.running.values()) child.kill('SIGKILL');
   };
@@ -107,7 +120,15 @@ export class SagaSystem {
     if (!DATABASE_URL || !REDIS_URL || REDIS_PREFIX === undefined)
       throw new Error('the root test hook has not set up the run');
     const procfile = readProcfile(undefined, options.compiled);
-    const names = options.processes ?? [...workerNames(), 'web'];
+    const instances = options.instances ?? 1;
+    const lines = options.processes ?? [...workerNames(), 'web'];
+    const names = lines.flatMap((line) =>
+      line === 'web' || instances === 1
+        ? [line]
+        : Array.from({ length: instances }, (_, i) => `${line}.${i + 1}`),
+    );
+    const lineOf = (name: string) => name.replace(/\.\d+$/, '');
+    for (const name of names) if (name !== lineOf(name)) procfile.set(name, procfile.get(lineOf(name))!);
     const port = names.includes('web') ? await freePort() : null;
     const envs = new Map<string, Record<string, string>>();
     for (const name of names) {
@@ -119,6 +140,7 @@ export class SagaSystem {
         CONSUMER_NAME: `e2e-${name}`,
         ...(name === 'web' ? { PORT: String(port) } : {}),
         ...options.env,
+        ...options.envFor?.[lineOf(name)],
         ...options.envFor?.[name],
       });
     }
@@ -158,7 +180,13 @@ export class SagaSystem {
     const exited = new Promise<Exit>((resolve) =>
       child.once('exit', (code, signal) => resolve({ code, signal })),
     );
-    this.running.set(name, { child, run, exited });
+    const running: Running = { child, run, exited, expected: false };
+    this.running.set(name, running);
+    void exited.then((exit) => {
+      if (running.expected) return;
+      this.crashes.push({ process: name, run, ...exit });
+      if (this.running.get(name) === running) this.running.delete(name);
+    });
     const ready = READY_MESSAGE[name] ?? PARTICIPANT_READY;
     const isReady = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
@@ -193,6 +221,7 @@ export class SagaSystem {
   async kill(name: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<Exit> {
     const running = this.running.get(name);
     if (!running) throw new Error(`${name} is not running`);
+    running.expected = true;
     running.child.kill(signal);
     const exit = await running.exited;
     this.running.delete(name);
@@ -209,6 +238,16 @@ export class SagaSystem {
   async ensureEnv(name: string, env: Record<string, string>): Promise<void> {
     const current = this.envs.get(name) ?? {};
     if (Object.entries(env).some(([key, value]) => current[key] !== value)) await this.restart(name, env);
+  }
+
+  /** Processes that exited without the test stopping or killing them. */
+  crashed(): Crash[] {
+    return [...this.crashes];
+  }
+
+  /** The names of the processes it runs (instances included). */
+  names(): string[] {
+    return [...this.envs.keys()];
   }
 
   /** The operating system's id of a running process (for CPU and memory figures). */
@@ -259,6 +298,7 @@ export class SagaSystem {
   private async stopOne(name: string, timeoutMs = 30_000): Promise<void> {
     const running = this.running.get(name);
     if (!running) throw new Error(`${name} is not running`);
+    running.expected = true;
     running.child.kill('SIGTERM');
     const timer = setTimeout(() => running.child.kill('SIGKILL'), timeoutMs);
     const exit = await running.exited;

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import {
+  awaitedStep,
   DEADLINE_REASON,
   QUOTA_REJECTED_REASON,
+  SLOT_REJECTED_REASON,
   SAGA_STEP_ORDER,
   decide,
   type Emission,
@@ -22,7 +24,22 @@ const pricing: EventData<'DiscountQuotaReserved'>['pricing'] = {
 };
 const DECLINED = 'The card was declined (simulated gateway).';
 
+const slot = { slotStart: '2026-03-02T09:00:00+05:30' };
+const request = {
+  serviceIds: [randomUUID()],
+  patient: { gender: 'male' as const, dateOfBirth: '1990-01-01' },
+};
+
 const inputs = {
+  slotReserved: () =>
+    createEvent(
+      'SlotReserved',
+      { ...slot, slotEnd: '2026-03-02T09:15:00+05:30', scheduleVersion: 1, request },
+      origin,
+    ),
+  slotSkipped: () => createEvent('SlotSkipped', { request }, origin),
+  slotRejected: () => createEvent('SlotRejected', { ...slot, reason: SLOT_REJECTED_REASON }, origin),
+  slotReleased: () => createEvent('SlotReleased', slot, origin),
   reserved: () => createEvent('DiscountQuotaReserved', { pricing, day: '2026-03-01' }, origin),
   skipped: () =>
     createEvent(
@@ -44,12 +61,15 @@ const inputs = {
 } satisfies Record<string, () => SagaInput>;
 type InputName = keyof typeof inputs;
 
+/** A pending booking past its slot step as a walk-in, unless the overrides say otherwise. */
 function pending(overrides: Partial<SagaState> = {}): SagaState {
   return {
     status: 'PENDING',
     compensating: false,
     quotaOutcome: null,
     quotaReleased: false,
+    slotOutcome: 'skipped',
+    slotReleased: false,
     paymentOutcome: null,
     refunded: false,
     cancelling: false,
@@ -139,6 +159,86 @@ describe('booking saga state machine', () => {
       const { state, types } = run(['skipped', 'declined']);
       expect(state.status).to.equal('FAILED');
       expect(types).to.deep.equal(['CompensationTriggered', 'BookingFailed']);
+    });
+  });
+
+  describe('the slot step', () => {
+    const noSlotYet = () => pending({ slotOutcome: null });
+
+    it('rejects at once when the slot is full, with the slot reason', () => {
+      const { state, emitted } = run(['slotRejected'], noSlotYet());
+      expect(state).to.include({ status: 'REJECTED', reason: SLOT_REJECTED_REASON, slotOutcome: 'rejected' });
+      expect(emitted).to.deep.equal([{ type: 'BookingRejected', data: { reason: SLOT_REJECTED_REASON } }]);
+    });
+
+    it('confirms a booking holding a place; a later release moves nothing', () => {
+      const { state, types } = run(['slotReserved', 'reserved', 'paid', 'slotReleased'], noSlotYet());
+      expect(state).to.include({ status: 'CONFIRMED', slotOutcome: 'reserved' });
+      expect(types).to.deep.equal(['BookingConfirmed']);
+    });
+
+    it('fails a failed payment only once both the place and the discount are given back, in any order', () => {
+      for (const order of permutations<InputName>([
+        'slotReserved',
+        'reserved',
+        'declined',
+        'released',
+        'slotReleased',
+      ])) {
+        const label = order.join(' → ');
+        const { state, types } = run(order, noSlotYet());
+        expect(state.status, label).to.equal('FAILED');
+        expect(types, label).to.deep.equal(['CompensationTriggered', 'BookingFailed']);
+        const withoutPlaceBack = run(
+          order.filter((name) => name !== 'slotReleased'),
+          noSlotYet(),
+        );
+        expect(withoutPlaceBack.state.status, label).to.equal('PENDING');
+        expect(withoutPlaceBack.types, label).to.deep.equal(['CompensationTriggered']);
+      }
+    });
+
+    it('fails a failed walk-in with no place to give back', () => {
+      const { state, types } = run(['slotSkipped', 'skipped', 'declined'], noSlotYet());
+      expect(state.status).to.equal('FAILED');
+      expect(types).to.deep.equal(['CompensationTriggered', 'BookingFailed']);
+    });
+
+    it('keeps a quota rejection a rejection when the place is given back after it', () => {
+      const { state, types } = run(['slotReserved', 'rejected', 'slotReleased'], noSlotYet());
+      expect(state).to.include({ status: 'REJECTED', reason: QUOTA_REJECTED_REASON, slotReleased: true });
+      expect(types).to.deep.equal(['BookingRejected']);
+    });
+  });
+
+  describe('what a stalled saga is re-driven for', () => {
+    it('owes the compensation while a place is held, and a rejection that still holds one', () => {
+      const declined = run(
+        ['slotReserved', 'reserved', 'declined', 'released'],
+        pending({ slotOutcome: null }),
+      );
+      expect(declined.state.status).to.equal('PENDING');
+      expect(awaitedStep(declined.state)).to.deep.equal({ event: 'CompensationTriggered', owed: true });
+      expect(awaitedStep(run(['slotReleased'], declined.state).state)).to.equal(null);
+
+      const deadline = run(['slotReserved', 'deadline'], pending({ slotOutcome: null }));
+      expect(awaitedStep(deadline.state)).to.deep.equal({ event: 'CompensationTriggered', owed: true });
+
+      const rejected = run(['slotReserved', 'rejected'], pending({ slotOutcome: null }));
+      expect(awaitedStep(rejected.state)).to.deep.equal({ event: 'BookingRejected', owed: true });
+      expect(awaitedStep(run(['slotReleased'], rejected.state).state)).to.equal(null);
+    });
+
+    it('owes nothing to a booking whose slot was rejected', () => {
+      expect(awaitedStep(run(['slotRejected'], pending({ slotOutcome: null })).state)).to.equal(null);
+      expect(awaitedStep(run(['deadline', 'slotRejected'], pending({ slotOutcome: null })).state)).to.equal(
+        null,
+      );
+      // Failed before the slot step was heard of: a place may be held, so ask once.
+      expect(awaitedStep(run(['deadline'], pending({ slotOutcome: null })).state)).to.deep.equal({
+        event: 'CompensationTriggered',
+        owed: false,
+      });
     });
   });
 
@@ -236,7 +336,7 @@ describe('booking saga state machine', () => {
         for (const sequence of sequences) {
           checked += 1;
           const label = sequence.join(' → ');
-          let state = pending();
+          let state = pending({ slotOutcome: null });
           const types: string[] = [];
           for (const name of sequence) {
             const before = state.status;
@@ -264,24 +364,25 @@ describe('booking saga state machine', () => {
           }
           if (types.includes('BookingConfirmed'))
             expect(types, label).not.to.include('CompensationTriggered');
-          // A compensating booking waits only for a slot it holds (or a quota decision not yet seen).
+          // A compensating booking waits only for what it holds (or a decision not yet seen).
+          const holds = (outcome: SagaState['quotaOutcome'], released: boolean) =>
+            outcome === null || (outcome === 'reserved' && !released);
           if (state.status === 'PENDING' && state.compensating) {
             expect(
-              state.quotaOutcome === null || (state.quotaOutcome === 'reserved' && !state.quotaReleased),
+              holds(state.quotaOutcome, state.quotaReleased) || holds(state.slotOutcome, state.slotReleased),
               label,
             ).to.equal(true);
           }
-          // Failed by a payment, not by the deadline: a reserved slot was released first.
-          if (
-            state.status === 'FAILED' &&
-            state.reason !== DEADLINE_REASON &&
-            state.quotaOutcome === 'reserved'
-          ) {
-            expect(state.quotaReleased, label).to.equal(true);
+          // Failed by a payment, not by the deadline: the discount and the place were given back first.
+          if (state.status === 'FAILED' && state.reason !== DEADLINE_REASON) {
+            if (state.quotaOutcome === 'reserved') expect(state.quotaReleased, label).to.equal(true);
+            if (state.slotOutcome === 'reserved') expect(state.slotReleased, label).to.equal(true);
           }
         }
       }
-      expect(checked).to.equal(7 + 49 + 343 + 2401);
+      const n = names.length;
+      expect(n).to.equal(11);
+      expect(checked).to.equal(n + n ** 2 + n ** 3 + n ** 4);
     });
   });
 
@@ -318,7 +419,7 @@ describe('booking saga state machine', () => {
 
   it('orders every saga event for timeline ties', () => {
     expect([...SAGA_STEP_ORDER].sort()).to.deep.equal(
-      eventTypes.filter((type) => type !== 'ConfigChanged').sort(),
+      eventTypes.filter((type) => type !== 'ConfigChanged' && type !== 'ScheduleChanged').sort(),
     );
   });
 });

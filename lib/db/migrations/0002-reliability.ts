@@ -8,6 +8,14 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     CREATE INDEX outbox_caused_by ON bus.outbox (causation_id) WHERE producer IS NOT NULL;
     CREATE INDEX outbox_event_id ON bus.outbox (event_id);
     CREATE INDEX inbox_handled_at ON bus.inbox (handled_at);
+    -- How often a group's handler was started for an event delivered more than once.
+    CREATE TABLE bus.attempts (
+      consumer_group text NOT NULL,
+      event_id uuid NOT NULL,
+      attempts integer NOT NULL,
+      updated_at timestamptz NOT NULL DEFAULT now(),
+      PRIMARY KEY (consumer_group, event_id)
+    );
     CREATE INDEX dead_letters_event_id ON bus.dead_letters (event_id) WHERE event_id IS NOT NULL;
 
     -- What the booking heard of the payment, and when to ask again for a step that never came.
@@ -31,21 +39,24 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       updated_at timestamptz NOT NULL DEFAULT now()
     );
 
-    -- A confirmation is written 'sending' before the mail server is called and 'sent' after.
+    -- A confirmation is written 'sending' (with a lease: one sender at a time) before the mail server
+    -- is called, and 'sent' after.
     ALTER TABLE confirmation.confirmations
       ADD COLUMN status text NOT NULL DEFAULT 'sent' CHECK (status IN ('sending', 'sent')),
       ADD COLUMN attempts integer NOT NULL DEFAULT 1,
-      ADD COLUMN message_id text;
+      ADD COLUMN message_id text,
+      ADD COLUMN lease_until timestamptz;
   `.execute(db);
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
   await sql`
-    ALTER TABLE confirmation.confirmations DROP COLUMN status, DROP COLUMN attempts, DROP COLUMN message_id;
+    ALTER TABLE confirmation.confirmations DROP COLUMN status, DROP COLUMN attempts, DROP COLUMN message_id, DROP COLUMN lease_until;
     DROP SCHEMA gateway CASCADE;
     ALTER TABLE booking.bookings
       DROP COLUMN payment_outcome, DROP COLUMN refunded, DROP COLUMN redrives, DROP COLUMN redrive_at;
     DROP INDEX bus.dead_letters_event_id;
+    DROP TABLE bus.attempts;
     DROP INDEX bus.inbox_handled_at;
     ALTER TABLE bus.outbox DROP COLUMN causation_id, DROP COLUMN producer;
   `.execute(db);

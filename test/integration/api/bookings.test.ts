@@ -414,6 +414,7 @@ describe('API: bookings and services', function () {
           'patient',
           'services',
           'pricing',
+          'appointment',
           'events',
         );
         expect(booking).to.deep.include({
@@ -425,6 +426,7 @@ describe('API: bookings and services', function () {
           patient: { name: 'Arjun Nair', gender: 'other', dateOfBirth: '1975-12-01' },
           services: [{ id: service.id, name: service.name, pricePaise: null }],
           pricing: null,
+          appointment: null,
         });
         expect(booking.events.map((event) => event.type)).to.deep.equal(['BookingRequested']);
         for (const at of [booking.createdAt, booking.events[0]!.occurredAt]) {

@@ -55,6 +55,8 @@ describe('bus consumer during an outage', function () {
       prefix,
       group,
       maxDeliveries: 2,
+      // Long enough that only the consumer's own retries touch the entry.
+      claimIdleMs: 5_000,
       handlers: {
         ConfigChanged: async (event, { trx }) => {
           attempts.set(event.eventId, (attempts.get(event.eventId) ?? 0) + 1);
