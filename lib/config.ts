@@ -1,5 +1,8 @@
 import { hkdfSync } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { z } from 'zod';
+import { isValidGstin, type Clinic } from './receipt/receipt.js';
 
 const int = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
 const optionalText = z.string().trim().min(1).optional();
@@ -57,14 +60,32 @@ const schema = z.object({
   SAGA_REDRIVE_AFTER_MS: int(30_000, 100),
   SAGA_REDRIVE_LIMIT: int(5, 0),
   BUS_INBOX_RETENTION_DAYS: int(7, 1),
+
+  // The clinic on receipts, invites and emails.
+  CLINIC_NAME: z.string().trim().min(1).max(120).optional(),
+  CLINIC_ADDRESS: z.string().trim().min(1).max(300).optional(),
+  CLINIC_GSTIN: z
+    .string()
+    .trim()
+    .toUpperCase()
+    .refine(isValidGstin, 'a 15-character GSTIN with a valid check character')
+    .optional(),
+  MAIL_DIR: z.string().trim().min(1).optional(),
+  // Until when a confirmed booking may be cancelled: minutes before its appointment.
+  CANCELLATION_CUTOFF_MINUTES: int(120),
 });
 
 type Env = z.infer<typeof schema>;
 
-export type Config = Omit<Env, 'NODE_ENV' | 'SESSION_SECRET' | 'TRUST_PROXY' | 'DATABASE_POOL_SIZE'> & {
+export type Config = Omit<
+  Env,
+  'NODE_ENV' | 'SESSION_SECRET' | 'TRUST_PROXY' | 'DATABASE_POOL_SIZE' | 'MAIL_DIR'
+> & {
   NODE_ENV: 'development' | 'test' | 'production';
   TRUST_PROXY: number;
   DATABASE_POOL_SIZE: number;
+  /** Where messages are written as .eml files when no SMTP server is set. */
+  MAIL_DIR: string;
   /** Secure cookies, HSTS-worthy settings: never off by accident. */
   production: boolean;
   /** HMAC keys derived from SESSION_SECRET, newest first: the first signs, all verify. */
@@ -110,7 +131,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { buil
   if (!parsed.success) {
     throw fail(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
   }
-  const { NODE_ENV, SESSION_SECRET, TRUST_PROXY, DATABASE_POOL_SIZE, ...rest } = parsed.data;
+  const { NODE_ENV, SESSION_SECRET, TRUST_PROXY, DATABASE_POOL_SIZE, MAIL_DIR, ...rest } = parsed.data;
   const nodeEnv = NODE_ENV ?? (build ? 'production' : 'development');
   const production = nodeEnv === 'production';
   if ((production || build) && !SESSION_SECRET) {
@@ -126,9 +147,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { buil
     production,
     TRUST_PROXY: TRUST_PROXY ?? (production ? 1 : 0),
     DATABASE_POOL_SIZE: DATABASE_POOL_SIZE ?? poolSizeWithin(parsed.data),
+    MAIL_DIR: MAIL_DIR ?? path.join(tmpdir(), 'clinic-mail'),
     keys: {
       session: secrets.map((secret) => deriveKey(secret, 'session-signing')),
       csrf: secrets.map((secret) => deriveKey(secret, 'csrf-tokens')),
     },
+  };
+}
+
+// The demo clinic of `npm run dev`; a deployment sets its own name and address (README).
+const DEMO_CLINIC: Clinic = {
+  name: 'Clinic',
+  address: '12 MG Road, Bengaluru 560001, Karnataka, India',
+  gstin: null,
+};
+
+/** The clinic as receipts and invites name it. */
+export function clinicOf(config: Config): Clinic {
+  return {
+    name: config.CLINIC_NAME ?? DEMO_CLINIC.name,
+    address: config.CLINIC_ADDRESS ?? DEMO_CLINIC.address,
+    gstin: config.CLINIC_GSTIN ?? null,
   };
 }

@@ -4,7 +4,7 @@ import express, { type Express, type Request } from 'express';
 import type { Redis } from 'ioredis';
 import type { SecurityEventType } from '../lib/audit/security-events.js';
 import type { Clock } from '../lib/clock.js';
-import type { Config } from '../lib/config.js';
+import { clinicOf, type Config } from '../lib/config.js';
 import type { Db } from '../lib/db/database.js';
 import { projectRoot } from '../lib/paths.js';
 import { auditAdminActions } from './auth/admin-audit.js';
@@ -23,6 +23,8 @@ import { bookingInput, bookingsApi } from './routes/bookings.js';
 import { healthRoutes } from './routes/health.js';
 import { pages } from './routes/pages/index.js';
 import { quoteApi } from './routes/quote.js';
+import { cancellationPages } from './routes/cancellation-pages.js';
+import { receiptPages } from './routes/receipts.js';
 import { servicesApi } from './routes/services.js';
 import { slotsApi } from './routes/slots.js';
 import { csrf, noStore, securityHeaders } from './security.js';
@@ -167,13 +169,36 @@ export function createApp(deps: AppDeps): Express {
   app.use('/api', authApi(authDeps));
   app.use('/api', servicesApi(db));
   app.use('/api', slotsApi({ db, clock }));
-  app.use('/api', bookingsApi({ db, clock, deadlineMs: config.SAGA_DEADLINE_MS, published }));
+  app.use(
+    '/api',
+    bookingsApi({
+      db,
+      clock,
+      deadlineMs: config.SAGA_DEADLINE_MS,
+      cancellationCutoffMinutes: config.CANCELLATION_CUTOFF_MINUTES,
+      redriveAfterMs: config.SAGA_REDRIVE_AFTER_MS,
+      published,
+    }),
+  );
   app.use('/api', quoteApi({ db, clock }));
   const adminDeps = { db, redis, prefix: config.REDIS_PREFIX, clock, paymentDefaults, published };
   app.use('/api', adminApi(adminDeps));
   app.use('/api', scheduleAdminApi({ db, clock, published }));
   app.use(adminPages(adminDeps));
-  app.use(pages({ ...authDeps, clock, deadlineMs: config.SAGA_DEADLINE_MS, published }));
+  app.use(receiptPages({ db, clinic: clinicOf(config) }));
+  const cancellationCutoffMinutes = config.CANCELLATION_CUTOFF_MINUTES;
+  app.use(
+    cancellationPages({
+      db,
+      clock,
+      cancellationCutoffMinutes,
+      redriveAfterMs: config.SAGA_REDRIVE_AFTER_MS,
+      published,
+    }),
+  );
+  app.use(
+    pages({ ...authDeps, clock, deadlineMs: config.SAGA_DEADLINE_MS, cancellationCutoffMinutes, published }),
+  );
 
   app.use(notFound);
   app.use(errorHandler);

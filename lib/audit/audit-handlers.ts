@@ -10,7 +10,11 @@ export function auditHandlers(): Handlers {
         at: new Date(event.occurredAt),
         type: event.type,
         actor:
-          event.type === 'ConfigChanged' || event.type === 'ScheduleChanged' ? event.data.actor : 'system',
+          event.type === 'ConfigChanged' ||
+          event.type === 'ScheduleChanged' ||
+          event.type === 'CancellationRequested'
+            ? event.data.actor
+            : 'system',
         booking_id: event.bookingId,
         correlation_id: event.correlationId,
         event_id: event.eventId,

@@ -4,10 +4,20 @@ import type { Db, Trx } from '../db/database.js';
 import type { Booking } from '../db/schema.js';
 import { createEvent, type Event } from '../events/catalogue.js';
 import { appendToOutbox, republish } from '../bus/outbox.js';
+import { systemClock, type Clock } from '../clock.js';
 import { runWithContext } from '../context.js';
 import { logger } from '../logger.js';
 import { withoutDiscount } from '../pricing/pricing-rules.js';
-import { awaitedStep, decide, type Emission, type SagaInput, type SagaState } from './booking-saga.js';
+import { issueReceipt, recordRefund } from '../receipt/receipt-repository.js';
+import {
+  awaitedStep,
+  decide,
+  type Decision,
+  type Emission,
+  type SagaInput,
+  type SagaState,
+} from './booking-saga.js';
+import { cancellationSettled } from './change-rules.js';
 
 async function lockBooking(trx: Trx, bookingId: string | null): Promise<Booking> {
   if (!bookingId) throw new Error('event without a booking id');
@@ -31,6 +41,7 @@ function sagaState(booking: Booking): SagaState {
     slotReleased: booking.slot_released,
     paymentOutcome: booking.payment_outcome,
     refunded: booking.refunded,
+    cancelling: booking.change === 'cancelling',
     reference: booking.reference,
     patient: { name: booking.patient_name, email: booking.patient_email },
     finalPaise: booking.final_paise,
@@ -105,21 +116,33 @@ async function apply(
 /** A saga event: record it on the timeline, run the state machine, emit what it decides. */
 type SagaEventType = Exclude<SagaInput['type'], 'DeadlinePassed'>;
 
+async function runSaga(
+  event: Event<SagaEventType>,
+  context: HandlerContext,
+  redrive: RedriveOptions,
+): Promise<{ before: Booking; decision: Decision }> {
+  const booking = await lockBooking(context.trx, event.bookingId);
+  await recordTimeline(context.trx, [event as Event]);
+  const decision = decide(sagaState(booking), event as SagaInput);
+  const emitted = decision.emit.map((emission) => emitFrom(context, emission));
+  await apply(context.trx, booking, decision.state, emitted, redrive);
+  return { before: booking, decision };
+}
+
 const sagaHandler =
   (redrive: RedriveOptions): Handler<SagaEventType> =>
   async (event, context) => {
-    const booking = await lockBooking(context.trx, event.bookingId);
-    await recordTimeline(context.trx, [event as Event]);
-    const decision = decide(sagaState(booking), event as SagaInput);
-    const emitted = decision.emit.map((emission) => emitFrom(context, emission));
-    await apply(context.trx, booking, decision.state, emitted, redrive);
+    await runSaga(event, context, redrive);
   };
 
 function emitFrom(context: HandlerContext, emission: Emission): Event {
   return context.emit(emission.type, emission.data as never) as Event;
 }
 
-export function bookingHandlers(redrive: RedriveOptions): Handlers {
+export function bookingHandlers(
+  redrive: RedriveOptions,
+  { clock = systemClock }: { clock?: Clock } = {},
+): Handlers {
   const saga = sagaHandler(redrive);
   return {
     PricingCalculated: async (event, { trx }) => {
@@ -152,15 +175,86 @@ export function bookingHandlers(redrive: RedriveOptions): Handlers {
     SlotReserved: saga,
     SlotSkipped: saga,
     SlotRejected: saga,
-    SlotReleased: saga,
+    SlotReleased: async (event, context) => {
+      await runSaga(event, context, redrive);
+      await settleCancellation(context, event.bookingId, redrive);
+    },
     DiscountQuotaReserved: withFinalPricing(saga),
     DiscountQuotaSkipped: withFinalPricing(saga),
     DiscountQuotaRejected: withFinalPricing(saga),
-    DiscountQuotaReleased: saga,
-    PaymentCompleted: saga,
+    DiscountQuotaReleased: async (event, context) => {
+      await runSaga(event, context, redrive);
+      await settleCancellation(context, event.bookingId, redrive);
+    },
+    PaymentCompleted: async (event, context) => {
+      const { before, decision } = await runSaga(event, context, redrive);
+      // The receipt number is taken in the confirming transaction: no gap if it rolls back.
+      if (before.status !== 'CONFIRMED' && decision.state.status === 'CONFIRMED') {
+        await issueReceipt(context.trx, {
+          bookingId: before.id,
+          amountPaise: event.data.amountPaise,
+          paymentReference: event.data.gatewayReference,
+          at: clock.now(),
+        });
+      }
+    },
     PaymentFailed: saga,
-    PaymentRefunded: saga,
+    PaymentRefunded: async (event, context) => {
+      await runSaga(event, context, redrive);
+      await recordRefund(context.trx, {
+        bookingId: event.bookingId as string,
+        amountPaise: event.data.amountPaise,
+        reference: event.data.gatewayReference,
+        at: new Date(event.occurredAt),
+      });
+      await settleCancellation(context, event.bookingId, redrive);
+    },
   };
+}
+
+/** A cancellation whose refund and releases have all arrived ends the booking: CANCELLED. */
+async function settleCancellation(
+  context: HandlerContext,
+  bookingId: string | null,
+  redrive: RedriveOptions,
+): Promise<void> {
+  const booking = await lockBooking(context.trx, bookingId);
+  const settled = cancellationSettled({
+    change: booking.change,
+    status: booking.status,
+    quotaOutcome: booking.quota_outcome,
+    quotaReleased: booking.quota_released,
+    slotOutcome: booking.slot_outcome,
+    slotReleased: booking.slot_released,
+    refunded: booking.refunded,
+  });
+  if (!settled) return;
+  const receipt = await context.trx
+    .selectFrom('booking.receipts')
+    .select('refunded_paise')
+    .where('booking_id', '=', booking.id)
+    .executeTakeFirst();
+  const inviteSequence = booking.invite_sequence + 1;
+  const cancelled = context.emit('BookingCancelled', {
+    reference: booking.reference,
+    refundPaise: receipt?.refunded_paise ?? booking.final_paise ?? 0,
+    reason: booking.change_reason,
+    patient: { name: booking.patient_name, email: booking.patient_email },
+    inviteSequence,
+  });
+  const state: SagaState = { ...sagaState(booking), status: 'CANCELLED', cancelling: false };
+  await apply(context.trx, booking, state, [cancelled], redrive);
+  await context.trx
+    .updateTable('booking.bookings')
+    .set({
+      change: null,
+      reason: booking.change_reason ?? 'Cancelled at the patient’s request.',
+      invite_sequence: inviteSequence,
+      finished_at: sql<Date>`now()`,
+    })
+    .where('id', '=', booking.id)
+    .execute();
+  logger.info('booking cancelled', { refundPaise: receipt?.refunded_paise });
 }
 
 /** The quota decision fixes the price the patient pays: with the discount only if a slot was reserved. */

@@ -15,6 +15,8 @@ export interface SagaState {
   /** What the booking heard of its payment (a late one included), and whether a refund was confirmed. */
   paymentOutcome: 'completed' | 'failed' | null;
   refunded: boolean;
+  /** A cancellation of the confirmed booking is under way (its releases and refund not all heard). */
+  cancelling: boolean;
   reference: string;
   patient: { name: string; email: string };
   finalPaise: number | null;
@@ -50,7 +52,9 @@ export const SAGA_STEP_ORDER = [
   'BookingConfirmed',
   'BookingRejected',
   'BookingFailed',
+  'CancellationRequested',
   'PaymentRefunded',
+  'BookingCancelled',
 ] as const satisfies readonly EventType[];
 
 export const QUOTA_REJECTED_REASON = 'Daily discount quota reached. Please try again tomorrow.';
@@ -164,7 +168,12 @@ function settleCompensation(state: SagaState): Decision {
  * A new step of the saga fits here as one more case.
  */
 export type Awaited = {
-  event: 'BookingRequested' | 'CompensationTriggered' | 'BookingConfirmed' | 'BookingRejected';
+  event:
+    | 'BookingRequested'
+    | 'CompensationTriggered'
+    | 'BookingConfirmed'
+    | 'BookingRejected'
+    | 'CancellationRequested';
   owed: boolean;
 };
 
@@ -186,6 +195,7 @@ export function awaitedStep(state: SagaState): Awaited | null {
   // Rejected by the quota after its place was taken: the rejection is what gives the place back.
   if (state.status === 'REJECTED' && slotHeld) return { event: 'BookingRejected', owed: true };
   if (state.status === 'PENDING') return { event: 'BookingRequested', owed: true };
+  if (state.cancelling) return { event: 'CancellationRequested', owed: true };
   // The confirmation's own record is not the booking's to see: ask once more in case it was lost.
   if (state.status === 'CONFIRMED') return { event: 'BookingConfirmed', owed: false };
   return null;

@@ -214,6 +214,8 @@ export interface BookingView {
   /** The chosen slot, in IST with its offset; null for a walk-in. */
   appointment: { start: string; end: string } | null;
   events: { type: string; occurredAt: string }[];
+  /** A change of the confirmed booking under way (its cancellation), or null. */
+  change: 'cancelling' | null;
 }
 
 export interface BookingFilter {
@@ -315,6 +317,7 @@ async function readBookingViews(db: Trx, filter: BookingFilter): Promise<Booking
     events: timeline
       .filter((entry) => entry.booking_id === booking.id)
       .map((entry) => ({ type: entry.type, occurredAt: entry.occurred_at.toISOString() })),
+    change: booking.change,
   }));
 }
 

@@ -1,91 +1,37 @@
-import nodemailer from 'nodemailer';
 import { sql } from 'kysely';
 import { twoStep, type Handlers } from '../bus/consumer.js';
-import type { Event } from '../events/catalogue.js';
-import { logger, personalDataNeeded } from '../logger.js';
+import { logger } from '../logger.js';
+import type { Clinic } from '../receipt/receipt.js';
 import { RetryLaterError } from '../transient-errors.js';
-import { formatInr } from '../money.js';
-
-export interface MailMessage {
-  to: string;
-  subject: string;
-  text: string;
-  /** Stable per booking: a resent message is the same message to the mail server and the patient's client. */
-  messageId: string;
-}
-
-export interface Mailer {
-  send(message: MailMessage): Promise<void>;
-}
-
-/** Email over SMTP when SMTP_URL is set; otherwise the message is written to the log. */
-export function createMailer(
-  smtpUrl: string | undefined,
-  from: string,
-): { channel: 'email' | 'log'; mailer: Mailer; close(): void } {
-  if (!smtpUrl) {
-    return {
-      channel: 'log',
-      mailer: {
-        send: async (message) =>
-          void logger.info('confirmation message (no SMTP_URL set)', {
-            ...message,
-            [personalDataNeeded]: true,
-          }),
-      },
-      close: () => {},
-    };
-  }
-  // Short timeouts: a mail server that does not answer is "down" (retried), not a hung handler.
-  const transport = nodemailer.createTransport(smtpUrl, {
-    connectionTimeout: 5_000,
-    greetingTimeout: 5_000,
-    socketTimeout: 10_000,
-  });
-  return {
-    channel: 'email',
-    mailer: { send: async (message) => void (await transport.sendMail({ from, ...message })) },
-    close: () => transport.close(),
-  };
-}
+import { cancellationFor, confirmationFor } from './booking-messages.js';
+import type { MailChannel, Mailer } from './mailer.js';
 
 /** Longer than a send can take (the transport's timeouts add up to 20 s). */
 const SEND_LEASE_MS = 30_000;
-
-export function confirmationMessage(event: Event<'BookingConfirmed'>): MailMessage {
-  const { reference, finalPaise, patient } = event.data;
-  return {
-    to: patient.email,
-    subject: `Booking ${reference} confirmed`,
-    text: [
-      `Dear ${patient.name},`,
-      '',
-      `Your booking ${reference} is confirmed. Amount paid: ${formatInr(finalPaise)}.`,
-      'Please quote this reference at the clinic reception.',
-    ].join('\n'),
-    messageId: `<confirmation-${event.bookingId}@clinic.example>`,
-  };
-}
 
 /**
  * Confirmation: one message per confirmed booking, sent outside any transaction. The intent is
  * recorded (`sending`), the mail server called, then `sent` committed with the inbox row. A mail server
  * that is down fails the handler transiently: it is retried while the outage lasts, never dead-lettered.
  * A crash after the server accepted the message and before `sent` committed sends it again, with the
- * same Message-ID (at least once, in that window only).
+ * same Message-ID (at least once, in that window only). A cancellation's email goes the same way.
  */
 export function confirmationHandlers({
   mailer,
   channel,
+  clinic,
+  from,
 }: {
   mailer: Mailer;
-  channel: 'email' | 'log';
+  channel: MailChannel;
+  clinic: Clinic;
+  from: string;
 }): Handlers {
   return {
     BookingConfirmed: twoStep<'BookingConfirmed', boolean>(
       async (event, db) => {
         const bookingId = event.bookingId as string;
-        const message = confirmationMessage(event);
+        const message = await confirmationFor(db, event, { clinic, from });
         // The intent, and a lease on it: two deliveries of one confirmation (a claim, a re-drive) never
         // send side by side; a sender that died leaves a lease that runs out.
         const intent = await db
@@ -148,6 +94,48 @@ export function confirmationHandlers({
           .where('booking_id', '=', event.bookingId as string)
           .execute();
         logger.info('confirmation sent', { channel, reference: event.data.reference });
+      },
+    ),
+    BookingCancelled: twoStep<'BookingCancelled', boolean>(
+      async (event, db) => {
+        const bookingId = event.bookingId as string;
+        const message = await cancellationFor(db, event, { clinic, from });
+        const key = {
+          booking_id: bookingId,
+          kind: 'cancellation' as const,
+          sequence: event.data.inviteSequence,
+        };
+        const intent = await db
+          .insertInto('confirmation.notices')
+          .values({
+            ...key,
+            channel,
+            recipient: message.to,
+            status: 'sending',
+            message_id: message.messageId,
+          })
+          .onConflict((conflict) =>
+            conflict
+              .columns(['booking_id', 'kind', 'sequence'])
+              .doUpdateSet({ attempts: sql<number>`confirmation.notices.attempts + 1` })
+              .where('confirmation.notices.status', '=', 'sending'),
+          )
+          .returning('attempts')
+          .executeTakeFirst();
+        if (!intent) return false;
+        await mailer.send(message);
+        return true;
+      },
+      async (event, { trx }, sentNow) => {
+        if (!sentNow) return;
+        await trx
+          .updateTable('confirmation.notices')
+          .set({ status: 'sent', sent_at: sql<Date>`now()` })
+          .where('booking_id', '=', event.bookingId as string)
+          .where('kind', '=', 'cancellation')
+          .where('sequence', '=', event.data.inviteSequence)
+          .execute();
+        logger.info('cancellation sent', { channel, reference: event.data.reference });
       },
     ),
   };

@@ -5,7 +5,7 @@ type UpdatedAt = ColumnType<Date, Date | string | undefined, Date | string>;
 type Json<T> = ColumnType<T, string, string>;
 
 export type Role = 'user' | 'admin';
-export type BookingStatus = 'PENDING' | 'CONFIRMED' | 'REJECTED' | 'FAILED';
+export type BookingStatus = 'PENDING' | 'CONFIRMED' | 'REJECTED' | 'FAILED' | 'CANCELLED';
 export type ServiceGender = 'all' | 'female' | 'male';
 export type PatientGender = 'female' | 'male' | 'other';
 export type PaymentMode = 'success' | 'fail' | 'random';
@@ -79,6 +79,13 @@ export interface BookingsTable {
   /** Re-drives done so far, and when the next is due (null: nothing is awaited). */
   redrives: Generated<number>;
   redrive_at: Date | null;
+  /** A change of a confirmed booking under way. */
+  change: Generated<'cancelling' | null>;
+  change_reason: Generated<string | null>;
+  change_actor: Generated<string | null>;
+  change_requested_at: Generated<Date | null>;
+  change_idempotency_key: Generated<string | null>;
+  invite_sequence: Generated<number>;
 }
 
 export interface BookingServicesTable {
@@ -94,6 +101,26 @@ export interface BookingTimelineTable {
   event_id: string;
   type: string;
   occurred_at: Date;
+}
+
+export interface ReceiptCountersTable {
+  financial_year: string;
+  last_number: number;
+}
+
+export interface ReceiptsTable {
+  booking_id: string;
+  number: string;
+  financial_year: string;
+  sequence: number;
+  issued_at: Date;
+  /** The IST calendar date of issue, 'YYYY-MM-DD'. */
+  issued_on: string;
+  amount_paise: number;
+  payment_reference: string;
+  refunded_paise: number | null;
+  refund_reference: string | null;
+  refunded_at: Date | null;
 }
 
 export interface AppliedSettingsTable {
@@ -141,7 +168,22 @@ export interface PaymentsTable {
 
 export interface ConfirmationsTable {
   booking_id: string;
-  channel: 'email' | 'log';
+  channel: 'email' | 'file' | 'log';
+  recipient: string;
+  sent_at: UpdatedAt;
+  status: Generated<'sending' | 'sent'>;
+  attempts: Generated<number>;
+  message_id: string | null;
+  /** While a sender holds it, no other sends the same message. */
+  lease_until: Date | null;
+}
+
+/** Emails after the confirmation (a cancellation), each once, delivered as confirmations are. */
+export interface NoticesTable {
+  booking_id: string;
+  kind: 'cancellation';
+  sequence: number;
+  channel: 'email' | 'file' | 'log';
   recipient: string;
   sent_at: UpdatedAt;
   status: Generated<'sending' | 'sent'>;
@@ -246,6 +288,8 @@ export interface Database {
   'booking.bookings': BookingsTable;
   'booking.booking_services': BookingServicesTable;
   'booking.timeline': BookingTimelineTable;
+  'booking.receipt_counters': ReceiptCountersTable;
+  'booking.receipts': ReceiptsTable;
   'pricing.settings': PricingSettingsTable;
   'quota.settings': QuotaSettingsTable;
   'quota.usage': QuotaUsageTable;
@@ -253,6 +297,7 @@ export interface Database {
   'payment.settings': PaymentSettingsTable;
   'payment.payments': PaymentsTable;
   'confirmation.confirmations': ConfirmationsTable;
+  'confirmation.notices': NoticesTable;
   'scheduling.schedule': ScheduleTable;
   'scheduling.slots': SlotsTable;
   'scheduling.holds': HoldsTable;

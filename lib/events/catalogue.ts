@@ -116,6 +116,29 @@ export const catalogue = {
   },
   BookingRejected: { stream: 'booking', version: 1, data: z.object({ reason: z.string() }) },
   BookingFailed: { stream: 'booking', version: 1, data: z.object({ reason: z.string() }) },
+  CancellationRequested: {
+    stream: 'booking',
+    version: 1,
+    data: z.object({
+      reference: z.string(),
+      reason: z.string().nullable(),
+      requestedBy: z.enum(['patient', 'admin']),
+      /** Who asked, as the audit trail names them (an email). */
+      actor: z.string(),
+    }),
+  },
+  BookingCancelled: {
+    stream: 'booking',
+    version: 1,
+    data: z.object({
+      reference: z.string(),
+      refundPaise: paise,
+      reason: z.string().nullable(),
+      patient: z.object({ name: z.string(), email: z.string() }),
+      /** The SEQUENCE of the invite that withdraws the calendar entry (above every invite sent). */
+      inviteSequence: z.number().int().positive(),
+    }),
+  },
   ConfigChanged: {
     stream: 'config',
     version: 1,

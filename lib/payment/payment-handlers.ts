@@ -131,10 +131,35 @@ export function paymentHandlers(options: {
     },
   );
 
+  // A cancelled booking is refunded in full, once: the gateway answers a repeated refund with the first.
+  const refundCancelled = twoStep<'CancellationRequested', GatewayCharge | null>(
+    async (event, db) => {
+      const payment = await db
+        .selectFrom('payment.payments')
+        .select('status')
+        .where('booking_id', '=', event.bookingId as string)
+        .executeTakeFirst();
+      return payment?.status === 'COMPLETED' ? gatewayOf(db).refund(event.bookingId as string) : null;
+    },
+    async (event, { trx, emit }, answer) => {
+      const bookingId = event.bookingId as string;
+      const payment = await lockPayment(trx, bookingId, 'CANCELLED');
+      if (answer?.status !== 'refunded' || payment.status === 'REFUNDED') return;
+      await settle(trx, bookingId, { status: 'REFUNDED' });
+      emit('PaymentRefunded', {
+        amountPaise: answer.amountPaise,
+        gatewayReference: answer.refundReference ?? answer.reference,
+        reason: event.data.reason ?? 'Booking cancelled.',
+      });
+      logger.info('payment refunded for a cancellation', { amountPaise: answer.amountPaise });
+    },
+  );
+
   return {
     DiscountQuotaReserved: charge,
     DiscountQuotaSkipped: charge,
     CompensationTriggered: compensate,
+    CancellationRequested: refundCancelled,
     ConfigChanged: async (event, { trx }) => {
       await trx
         .updateTable('payment.settings')

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Handlers } from '../bus/consumer.js';
+import type { HandlerContext, Handlers } from '../bus/consumer.js';
 import { istDate, type Clock } from '../clock.js';
 import type { Db, Trx } from '../db/database.js';
 import { logger } from '../logger.js';
@@ -24,6 +24,28 @@ export async function reserveSlot(trx: Trx, day: string): Promise<boolean> {
     .returning('used')
     .executeTakeFirst();
   return reserved !== undefined;
+}
+
+/** Releases a held slot once (a released reservation is left alone), back to the day it was taken on. */
+async function releaseReservation(
+  trx: Trx,
+  bookingId: string,
+  reservation: { status: string; day: string | null },
+  emit: HandlerContext['emit'],
+): Promise<void> {
+  if (reservation.status !== 'reserved' || !reservation.day) return;
+  await trx
+    .updateTable('quota.reservations')
+    .set({ status: 'released', updated_at: sql<Date>`now()` })
+    .where('booking_id', '=', bookingId)
+    .execute();
+  await trx
+    .updateTable('quota.usage')
+    .set({ used: sql<number>`used - 1` })
+    .where('day', '=', reservation.day)
+    .execute();
+  emit('DiscountQuotaReleased', { day: reservation.day });
+  logger.info('discount slot released', { day: reservation.day });
 }
 
 export function quotaHandlers({ clock }: { clock: Clock }): Handlers {
@@ -80,20 +102,18 @@ export function quotaHandlers({ clock }: { clock: Clock }): Handlers {
           .execute();
         return;
       }
-      if (reservation.status !== 'reserved' || !reservation.day) return;
-      // The slot goes back to the day it was taken on, not to today.
-      await trx
-        .updateTable('quota.reservations')
-        .set({ status: 'released', updated_at: sql<Date>`now()` })
+      await releaseReservation(trx, bookingId, reservation, emit);
+    },
+    // A cancelled booking gives its discount slot back, to the day it was taken on.
+    CancellationRequested: async (event, { trx, emit }) => {
+      const bookingId = event.bookingId as string;
+      const reservation = await trx
+        .selectFrom('quota.reservations')
+        .select(['status', 'day'])
         .where('booking_id', '=', bookingId)
-        .execute();
-      await trx
-        .updateTable('quota.usage')
-        .set({ used: sql<number>`used - 1` })
-        .where('day', '=', reservation.day)
-        .execute();
-      emit('DiscountQuotaReleased', { day: reservation.day });
-      logger.info('discount slot released', { day: reservation.day });
+        .forUpdate()
+        .executeTakeFirst();
+      if (reservation) await releaseReservation(trx, bookingId, reservation, emit);
     },
     ConfigChanged: async (event, { trx }) => {
       await trx

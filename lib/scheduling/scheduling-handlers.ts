@@ -26,7 +26,10 @@ async function recordHold(trx: Trx, hold: Omit<Insertable<HoldsTable>, 'created_
  * gives it back exactly once when the booking is compensated or rejected later.
  */
 export function schedulingHandlers({ clock }: { clock: Clock }): Handlers {
-  const release: Handler<'CompensationTriggered' | 'BookingRejected'> = async (event, { trx, emit }) => {
+  const release: Handler<'CompensationTriggered' | 'BookingRejected' | 'CancellationRequested'> = async (
+    event,
+    { trx, emit },
+  ) => {
     const bookingId = event.bookingId as string;
     const hold = await lockHold(trx, bookingId);
     if (!hold) {
@@ -90,5 +93,7 @@ export function schedulingHandlers({ clock }: { clock: Clock }): Handlers {
     },
     CompensationTriggered: release,
     BookingRejected: release,
+    // A cancelled booking's place goes back to its slot, once.
+    CancellationRequested: release,
   };
 }

@@ -5,7 +5,9 @@ import { eventLabel, istTime, TERMINAL_STATUSES } from './format.js';
 import { el, poll, priceBreakdown, setBadge, timelineItems } from './render.js';
 
 const root = document.getElementById('booking');
-if (root && !TERMINAL_STATUSES.includes(root.dataset.status)) {
+// A confirmed booking being cancelled is still changing: watch it until it is cancelled.
+const settled = (status, change) => TERMINAL_STATUSES.includes(status) && !change;
+if (root && !settled(root.dataset.status, root.dataset.change)) {
   let seen = root.querySelectorAll('.timeline li').length;
   poll(async () => {
     const { status, body } = await getJson(`/api/bookings/${root.dataset.id}/status`);
@@ -13,14 +15,17 @@ if (root && !TERMINAL_STATUSES.includes(root.dataset.status)) {
     if (status === 401 || status === 404) return false;
     if (status !== 200) return true;
     show(body.booking);
-    return !TERMINAL_STATUSES.includes(body.booking.status);
+    return !settled(body.booking.status, body.booking.change);
   });
 
   function show(booking) {
-    if (booking.status !== root.dataset.status) {
+    const change = booking.change ?? '';
+    if (booking.status !== root.dataset.status || change !== root.dataset.change) {
       root.dataset.status = booking.status;
+      root.dataset.change = change;
       setBadge(root.querySelector('[role="status"]'), booking.status);
       root.querySelector('.outcome').replaceChildren(outcome(booking));
+      actions(booking);
     }
     if (booking.events.length !== seen) {
       const fresh = booking.events.slice(seen);
@@ -39,8 +44,25 @@ if (root && !TERMINAL_STATUSES.includes(root.dataset.status)) {
     }
   }
 
+  /** views/partials/booking-actions.ejs */
+  function actions(booking) {
+    const box = root.querySelector('.booking-actions');
+    if (!box) return;
+    const until = Date.parse(box.dataset.cancellableUntil);
+    box.querySelector('.receipt-link').hidden = !['CONFIRMED', 'CANCELLED'].includes(booking.status);
+    box.querySelector('.cancel-link').hidden =
+      booking.status !== 'CONFIRMED' || Boolean(booking.change) || !(Date.now() < until);
+  }
+
   /** views/partials/booking-outcome.ejs */
   function outcome(booking) {
+    if (booking.status === 'CONFIRMED' && booking.change === 'cancelling') {
+      return el(
+        'p',
+        { class: 'notice' },
+        'We are cancelling your booking and refunding the payment. This page updates by itself.',
+      );
+    }
     switch (booking.status) {
       case 'CONFIRMED':
         return el(

@@ -1,9 +1,10 @@
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { getBookingView, getBookingViews, requestBooking } from '../../lib/booking/booking-service.js';
+import { requestCancellation } from '../../lib/booking/cancellation-service.js';
 import { istDate, isValidIsoDate, type Clock } from '../../lib/clock.js';
 import type { Db } from '../../lib/db/database.js';
-import { NotFoundError } from '../../lib/errors.js';
+import { NotFoundError, ValidationError } from '../../lib/errors.js';
 import { extendContext } from '../../lib/context.js';
 import { currentUser, requirePatient, requireUser } from '../auth/guards.js';
 import { parse, typedText } from '../middleware/validate.js';
@@ -12,6 +13,8 @@ export interface BookingDeps {
   db: Db;
   clock: Clock;
   deadlineMs: number;
+  cancellationCutoffMinutes: number;
+  redriveAfterMs: number;
   /** Publishes what a request committed to the outbox without waiting for the next poll. */
   published: () => void;
 }
@@ -50,6 +53,26 @@ const idempotencyKey = z
   .optional();
 const bookingId = z.uuid();
 
+/** A cancellation's reason: optional for the patient, required when an admin cancels for them. */
+export const cancellationInput = z.object({
+  reason: z
+    .string()
+    .trim()
+    .max(500, 'at most 500 characters')
+    .refine((text) => !text.includes('\0'), 'no NUL characters')
+    .optional(),
+});
+
+export function cancellationReason(input: z.infer<typeof cancellationInput>, role: string): string | null {
+  const reason = input.reason || null;
+  if (role === 'admin' && !reason) {
+    throw new ValidationError('Please give the reason for cancelling on the patient’s behalf.', [
+      { path: 'reason', message: 'a reason is required when an admin cancels' },
+    ]);
+  }
+  return reason;
+}
+
 export function bookingsApi(deps: BookingDeps): Router {
   const router = Router();
   const input = bookingInput(deps.clock);
@@ -67,6 +90,26 @@ export function bookingsApi(deps: BookingDeps): Router {
         idempotencyKey: key,
       },
       { clock: deps.clock, deadlineMs: deps.deadlineMs },
+    );
+    extendContext({ correlationId: booking.correlationId, bookingId: booking.id });
+    if (created) deps.published();
+    res.status(202).location(`/api/bookings/${booking.id}/status`).json({ booking });
+  });
+
+  router.post('/bookings/:id/cancel', requireUser, async (req, res) => {
+    const id = bookingId.safeParse(req.params.id);
+    if (!id.success) throw new NotFoundError('No such booking.');
+    const user = currentUser(req);
+    const reason = cancellationReason(parse(cancellationInput, req.body ?? {}), user.role);
+    const key = parse(idempotencyKey, req.get('idempotency-key'), 'The Idempotency-Key header is invalid.');
+    const { booking, created } = await requestCancellation(
+      deps.db,
+      { bookingId: id.data, by: user, reason, idempotencyKey: key },
+      {
+        clock: deps.clock,
+        cutoffMinutes: deps.cancellationCutoffMinutes,
+        redriveAfterMs: deps.redriveAfterMs,
+      },
     );
     extendContext({ correlationId: booking.correlationId, bookingId: booking.id });
     if (created) deps.published();

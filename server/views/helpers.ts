@@ -31,6 +31,8 @@ const EVENT_LABELS: Record<string, string> = {
   BookingConfirmed: 'Booking confirmed',
   BookingRejected: 'Booking rejected',
   BookingFailed: 'Booking failed',
+  CancellationRequested: 'Cancellation requested',
+  BookingCancelled: 'Booking cancelled',
 };
 
 const EVENT_PARTICIPANTS: Record<string, string> = {
@@ -51,6 +53,8 @@ const EVENT_PARTICIPANTS: Record<string, string> = {
   BookingConfirmed: 'booking',
   BookingRejected: 'booking',
   BookingFailed: 'booking',
+  CancellationRequested: 'booking',
+  BookingCancelled: 'booking',
 };
 
 /** The IST wall clock of an instant, read through UTC getters (IST has no daylight saving). */

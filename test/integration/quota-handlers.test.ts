@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import { manualClock } from '../../lib/clock.js';
+import { istDate, manualClock } from '../../lib/clock.js';
 import { createDb, type Db } from '../../lib/db/database.js';
 import { priceBooking } from '../../lib/pricing/pricing-rules.js';
 import { quotaHandlers } from '../../lib/quota/quota-handlers.js';
@@ -79,7 +79,7 @@ describe('discount-quota participant', () => {
     expect(await used(date)).to.equal(1);
 
     clock.set(nextDayFirstMinute);
-    const nextDay = new Date(nextDayFirstMinute).toISOString().slice(0, 10);
+    const nextDay = istDate(new Date(nextDayFirstMinute));
     const trigger = () =>
       sagaEvent('CompensationTriggered', { reason: 'Payment failed', cause: 'payment_failed' }, bookingId);
     const [releasedEvent] = await handle(db, handlers, trigger());
@@ -89,6 +89,37 @@ describe('discount-quota participant', () => {
     expect(await handle(db, handlers, trigger())).to.deep.equal([]);
     expect(await used(date)).to.equal(0);
     expect(await used(nextDay)).to.equal(0);
+  });
+
+  it('gives a cancelled booking’s slot back to the day it was taken, once, not to the day of cancelling', async () => {
+    const { lastMinute, nextDayFirstMinute, date } = uniqueDay();
+    const clock = manualClock(lastMinute);
+    const handlers = quotaHandlers({ clock });
+    const cancelledId = randomUUID();
+    await handle(db, handlers, priced('MRI', date, cancelledId));
+    clock.set(nextDayFirstMinute);
+    const nextDay = istDate(new Date(nextDayFirstMinute));
+    await handle(db, handlers, priced('MRI', nextDay));
+    expect([await used(date), await used(nextDay)]).to.deep.equal([1, 1]);
+
+    const cancel = () =>
+      sagaEvent(
+        'CancellationRequested',
+        { reference: 'MC-7K2Q-9XD4', reason: null, requestedBy: 'patient', actor: 'p@example.com' },
+        cancelledId,
+      );
+    const [released] = await handle(db, handlers, cancel());
+    expect(released?.type).to.equal('DiscountQuotaReleased');
+    expect(released?.data).to.deep.equal({ day: date });
+    expect(await handle(db, handlers, cancel())).to.deep.equal([]);
+    expect([await used(date), await used(nextDay)]).to.deep.equal([0, 1]);
+
+    // A booking that held no discount has nothing to give back.
+    const undiscounted = randomUUID();
+    await handle(db, handlers, priced('CBC', nextDay, undiscounted));
+    expect(
+      await handle(db, handlers, { ...cancel(), bookingId: undiscounted } as ReturnType<typeof cancel>),
+    ).to.deep.equal([]);
   });
 
   it('takes nothing for a booking compensated before it was priced', async () => {

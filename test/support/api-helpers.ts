@@ -109,6 +109,7 @@ export async function trackWrites(db: Db): Promise<() => Promise<void>> {
           trx.selectFrom('identity.users').select('id').where('created_at', '>=', mark.at),
         );
       await trx.deleteFrom('booking.timeline').where('booking_id', 'in', bookings).execute();
+      await trx.deleteFrom('booking.receipts').where('booking_id', 'in', bookings).execute();
       await trx.deleteFrom('booking.booking_services').where('booking_id', 'in', bookings).execute();
       await trx.deleteFrom('booking.bookings').where('id', 'in', bookings).execute();
       await trx.deleteFrom('bus.outbox').where('id', '>', Number(mark.outbox)).execute();

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import { createDb } from '../../lib/db/database.js';
 import { migrateToLatest } from '../../lib/db/migrate.js';
 import { logger } from '../../lib/logger.js';
+import { projectRoot } from '../../lib/paths.js';
 import { createTestEnvironment, dropStaleTestDatabases } from './test-env.js';
 
 let drop: (() => Promise<void>) | null = null;
@@ -21,6 +23,8 @@ export const mochaHooks = {
     process.env.REDIS_URL = environment.redisUrl;
     process.env.REDIS_PREFIX = environment.redisPrefix;
     process.env.LOG_LEVEL ??= 'warn';
+    // Without SMTP the confirmation worker writes .eml files: into the tests' (ignored) output folder.
+    process.env.MAIL_DIR ??= path.join(projectRoot, 'test/output/mail');
     // Every test signs up from 127.0.0.1; the rate-limit tests set their own small limits.
     process.env.SIGNUP_RATE_LIMIT ??= '10000';
     process.env.LOGIN_RATE_LIMIT ??= '10000';

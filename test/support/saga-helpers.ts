@@ -62,7 +62,7 @@ export const FLOWS = {
 export interface BookingView {
   id: string;
   reference: string;
-  status: 'PENDING' | 'CONFIRMED' | 'REJECTED' | 'FAILED';
+  status: 'PENDING' | 'CONFIRMED' | 'REJECTED' | 'FAILED' | 'CANCELLED';
   reason: string | null;
   correlationId: string;
   services: { id: string; name: string; pricePaise: number | null }[];

@@ -72,6 +72,7 @@ function pending(overrides: Partial<SagaState> = {}): SagaState {
     slotReleased: false,
     paymentOutcome: null,
     refunded: false,
+    cancelling: false,
     reference: 'MC-7K2Q-9XD4',
     patient: { name: 'Meera Iyer', email: 'meera@example.com' },
     finalPaise: null,
@@ -351,6 +352,7 @@ describe('booking saga state machine', () => {
             CONFIRMED: 'BookingConfirmed',
             REJECTED: 'BookingRejected',
             FAILED: 'BookingFailed',
+            CANCELLED: 'BookingCancelled',
             PENDING: undefined,
           }[state.status];
           expect(terminal[0], label).to.equal(statusEvent);

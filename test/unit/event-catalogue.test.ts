@@ -87,6 +87,8 @@ describe('event catalogue', () => {
       'BookingConfirmed',
       'BookingRejected',
       'BookingFailed',
+      'CancellationRequested',
+      'BookingCancelled',
     ]);
   });
 });

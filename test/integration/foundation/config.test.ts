@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { ConfigError, loadConfig } from '../../../lib/config.js';
+import { clinicOf, ConfigError, loadConfig } from '../../../lib/config.js';
 import { runNode, type Exit } from '../../support/api-process.js';
 
 describe('configuration from the environment', function () {
@@ -79,6 +79,8 @@ describe('configuration from the environment', function () {
       ['PAYMENT_FAILURE_RATE', '1.5'],
       ['LOGIN_RATE_LIMIT', '0'],
       ['NODE_ENV', 'staging'],
+      ['CLINIC_GSTIN', '27AAPFU0939F1ZW'],
+      ['CLINIC_GSTIN', '27AAPFU0939F'],
     ]) {
       it(`refuses ${variable}=${value}, naming it`, () => {
         expect(() => loadConfig({ [variable!]: value })).to.throw(
@@ -87,6 +89,22 @@ describe('configuration from the environment', function () {
         );
       });
     }
+
+    it('names the clinic from the environment, with a GSTIN only when one is set', () => {
+      const demo = clinicOf(loadConfig({}));
+      expect(demo.gstin).to.equal(null);
+      expect(demo.name).to.have.length.above(0);
+      expect(demo.address).to.have.length.above(0);
+      expect(
+        clinicOf(
+          loadConfig({
+            CLINIC_NAME: 'Sunrise Clinic',
+            CLINIC_ADDRESS: '4 Park St, Kolkata',
+            CLINIC_GSTIN: '27aapfu0939f1zv',
+          }),
+        ),
+      ).to.deep.equal({ name: 'Sunrise Clinic', address: '4 Park St, Kolkata', gstin: '27AAPFU0939F1ZV' });
+    });
 
     it('requires a SESSION_SECRET of 32 characters or more in production', () => {
       expect(() => loadConfig({ NODE_ENV: 'production' })).to.throw(
