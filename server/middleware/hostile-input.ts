@@ -32,10 +32,15 @@ function findForbidden(value: unknown, root: string): Problem | null {
   return null;
 }
 
+/** Form fields that are lists by design (a checkbox per service): each of their values is still checked. */
+const LIST_FIELDS = new Set(['serviceIds']);
+
 /** A form or query field given twice arrives as an array: one field, one value. */
 function findDoubled(fields: unknown, root: string): Problem | null {
   if (!fields || typeof fields !== 'object') return null;
   for (const [key, value] of Object.entries(fields)) {
+    if (LIST_FIELDS.has(key) && Array.isArray(value) && value.every((item) => typeof item === 'string'))
+      continue;
     if (typeof value !== 'string')
       return { path: root ? `${root}.${key}` : key, message: 'was sent more than once' };
   }

@@ -12,6 +12,7 @@
 //   flight against the ceiling; each process's peak RSS.
 // Figures only: nothing here passes or fails a test. Run it with nothing else running.
 import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
@@ -414,6 +415,8 @@ async function main(): Promise<void> {
   process.env.REDIS_URL = environment.redisUrl;
   process.env.REDIS_PREFIX = environment.redisPrefix;
   process.env.NODE_ENV = 'test';
+  // The compiled build takes no development secret: the run makes one of its own.
+  process.env.SESSION_SECRET = randomBytes(32).toString('base64url');
   const db = createDb(environment.databaseUrl, 2);
   const pool = new pg.Pool({ connectionString: environment.databaseUrl, max: 4 });
   const redis = new Redis(environment.redisUrl);
@@ -440,7 +443,7 @@ async function main(): Promise<void> {
       LOGIN_RATE_LIMIT: '100000',
       LOGIN_ADDRESS_RATE_LIMIT: '100000',
       BOOKING_RATE_LIMIT: '1000000',
-      PENDING_BOOKINGS_LIMIT: '1000000',
+      BOOKING_PENDING_LIMIT: '1000000',
       SAGA_DEADLINE_MS: '600000',
     };
     progress('starting the system (one process per Procfile line)');

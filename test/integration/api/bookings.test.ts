@@ -415,6 +415,7 @@ describe('API: bookings and services', function () {
           'services',
           'pricing',
           'appointment',
+          'change',
           'events',
         );
         expect(booking).to.deep.include({

@@ -125,7 +125,8 @@ describe('receipts: the Bill of Supply page and PDF', function () {
   });
 
   it('answers 404 for a malformed id and for a booking not confirmed (no receipt)', async () => {
-    for (const id of ['not-a-uuid', '%00', `${booking.id}x`, "1'or'1"]) {
+    // ('%00' is refused before any route, with 400: see the hostile-input tests.)
+    for (const id of ['not-a-uuid', `${booking.id}x`, "1'or'1"]) {
       await owner.get(`/bookings/${id}/receipt`).expect(404);
       await owner.get(`/bookings/${id}/receipt.pdf`).expect(404);
     }

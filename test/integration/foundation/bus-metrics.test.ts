@@ -9,6 +9,7 @@ import { createRedis } from '../../../lib/bus/redis.js';
 import { OutboxRelay } from '../../../lib/bus/relay.js';
 import { createEvent } from '../../../lib/events/catalogue.js';
 import { startTestApp, type TestApp } from '../../support/app.js';
+import { isolatedEnvironment, type IsolatedEnvironment } from '../../support/isolated-env.js';
 import { waitFor } from '../../support/wait.js';
 
 describe('bus counters on /metrics', function () {
@@ -19,8 +20,12 @@ describe('bus counters on /metrics', function () {
   let redis: Redis;
   let blockingRedis: Redis;
 
+  let isolated: IsolatedEnvironment;
+
   before(async () => {
-    testApp = await startTestApp({ env: { REDIS_PREFIX: prefix } });
+    // A database of its own too: rows other suites left unpublished must not be counted here.
+    isolated = await isolatedEnvironment();
+    testApp = await startTestApp({ env: { REDIS_PREFIX: prefix, DATABASE_URL: isolated.databaseUrl } });
     redis = createRedis(testApp.config.REDIS_URL, 'worker');
     blockingRedis = createRedis(testApp.config.REDIS_URL, 'worker');
   });
@@ -28,6 +33,7 @@ describe('bus counters on /metrics', function () {
     await redis.quit();
     blockingRedis.disconnect();
     await testApp.close();
+    await isolated.drop();
   });
 
   it('shows what a worker handled, retried and published, counted through its hooks', async () => {

@@ -50,12 +50,6 @@ describe('patient pages: forms under bad input', function () {
         'step=patient&action=next',
         ['Full name', 'Gender', 'Date of birth', 'Phone', 'Email'],
       ],
-      [
-        'a NUL byte in the name',
-        `step=patient&action=next&${patientForm({ name: 'Asha\u0000' })}`,
-        ['Full name'],
-      ],
-      ['a doubled name', `step=patient&action=next&${patientForm()}&name=Second`, ['Full name']],
       ['an unknown gender', `step=patient&action=next&${patientForm({ gender: 'robot' })}`, ['Gender']],
       [
         'a date of birth before 1900',
@@ -74,7 +68,6 @@ describe('patient pages: forms under bad input', function () {
       ],
       ['a short phone number', `step=patient&action=next&${patientForm({ phone: '12345' })}`, ['Phone']],
       ['a bad email', `step=patient&action=next&${patientForm({ email: 'not-an-email' })}`, ['Email']],
-      ['an unknown step', `step=%00&action=next&${patientForm({ phone: '1' })}`, ['Phone']],
     ];
     for (const [name, body, fields] of cases) {
       const res = await postForm(client, '/wizard', body);
@@ -83,6 +76,19 @@ describe('patient pages: forms under bad input', function () {
       expect(res.text, name).to.contain('There is a problem');
       for (const field of fields)
         expect(res.text, `${name}: ${field}`).to.match(new RegExp(`class="field-error"[^>]*>.*${field}:`));
+      expect(res.text, name).not.to.match(/\bat .+\.(ts|js):\d+/);
+    }
+    // Hostile input (a NUL byte, a doubled field) is refused before any route reads it: a 400 page
+    // naming the field.
+    for (const [name, body] of [
+      ['a NUL byte in the name', `step=patient&action=next&${patientForm({ name: 'Asha\u0000' })}`],
+      ['a doubled name', `step=patient&action=next&${patientForm()}&name=Second`],
+      ['an unknown step', `step=%00&action=next&${patientForm({ phone: '1' })}`],
+    ]) {
+      const res = await postForm(client, '/wizard', body!);
+      expect(res.status, name).to.equal(400);
+      expect(res.type, name).to.equal('text/html');
+      expect(res.text, name).to.contain('not allowed');
       expect(res.text, name).not.to.match(/\bat .+\.(ts|js):\d+/);
     }
     expect(await rowCounts(testApp.db)).to.deep.equal(before);
@@ -178,16 +184,13 @@ describe('patient pages: forms under bad input', function () {
       .executeTakeFirstOrThrow();
     const cases: [string, string, number, string][] = [
       ['/login', '', 400, 'Email: enter your email'],
-      ['/login', 'email=a%40example.com&email=b%40example.com&password=x', 400, 'Email:'],
-      ['/login', 'email=a%00%40example.com&password=x', 400, 'Email: cannot contain a NUL character'],
+      // Hostile input is refused before any route reads it: a 400 page naming the field.
+      ['/login', 'email=a%40example.com&email=b%40example.com&password=x', 400, 'not allowed'],
+      ['/login', 'email=a%00%40example.com&password=x', 400, 'not allowed'],
       ['/signup', '', 400, 'Full name: enter your full name'],
-      [
-        '/signup',
-        'name=A%00&email=a%40example.com&password=long%20enough%20password',
-        400,
-        'Full name: cannot contain',
-      ],
-      ['/signup', 'name=A&name=B&email=x&password=short', 400, 'Password: use at least 10 characters'],
+      ['/signup', 'name=A%00&email=a%40example.com&password=long%20enough%20password', 400, 'not allowed'],
+      ['/signup', 'name=A&name=B&email=x&password=short', 400, 'not allowed'],
+      ['/signup', 'name=A&email=x&password=short', 400, 'Password: use at least 10 characters'],
     ];
     for (const [path, body, status, message] of cases) {
       const res = await postForm(client, path, body);
@@ -209,7 +212,8 @@ describe('patient pages: forms under bad input', function () {
     });
     expect(res.status).to.equal(202);
     const other = await signedUpPatient(testApp.app);
-    for (const path of [`/bookings/${res.body.booking.id}`, '/bookings/not-an-id', '/bookings/%00']) {
+    // A NUL byte in the address is refused before any route (400, tested with the hostile input).
+    for (const path of [`/bookings/${res.body.booking.id}`, '/bookings/not-an-id']) {
       const page = await other.client.get(path).set('accept', 'text/html');
       expect(page.status, path).to.equal(404);
       expect(page.text, path).to.contain('Page not found');

@@ -163,6 +163,30 @@ const MATRIX: Record<string, Entry> = {
     form: true,
     expect: { anonymous: 303, patient: 400, otherPatient: 400, admin: 403 },
   },
+  // The fixture booking is still pending: it has no receipt yet and cannot be cancelled.
+  'GET /bookings/:id/receipt': {
+    path: (f) => `/bookings/${f.bookingId}/receipt`,
+    expect: { anonymous: 302, patient: 404, otherPatient: 404, admin: 404 },
+  },
+  'GET /bookings/:id/receipt.pdf': {
+    path: (f) => `/bookings/${f.bookingId}/receipt.pdf`,
+    expect: { anonymous: 302, patient: 404, otherPatient: 404, admin: 404 },
+  },
+  'POST /api/bookings/:id/cancel': {
+    path: (f) => `/api/bookings/${f.bookingId}/cancel`,
+    body: () => ({ reason: 'Checked by the access matrix.' }),
+    expect: { anonymous: 401, patient: 409, otherPatient: 404, admin: 409 },
+  },
+  'GET /bookings/:id/cancel': {
+    path: (f) => `/bookings/${f.bookingId}/cancel`,
+    expect: { anonymous: 302, patient: 409, otherPatient: 404, admin: 409 },
+  },
+  'POST /bookings/:id/cancel': {
+    path: (f) => `/bookings/${f.bookingId}/cancel`,
+    form: true,
+    // An admin must give a reason (the empty form has none): refused before the booking's state.
+    expect: { anonymous: 302, patient: 409, otherPatient: 404, admin: 400 },
+  },
   // Admins cannot book: the wizard tells them to use a patient account.
   'GET /': { expect: { anonymous: 200, patient: 200, otherPatient: 200, admin: 403 } },
   'GET /login': { expect: all(200) },
