@@ -76,7 +76,7 @@ export function decide(current: SagaState, input: SagaInput): Decision {
     case 'SlotReserved':
     case 'SlotSkipped':
       state.slotOutcome ??= input.type === 'SlotReserved' ? 'reserved' : 'skipped';
-      return settleCompensation(state);
+      return settle(state);
     case 'SlotRejected':
       state.slotOutcome ??= 'rejected';
       if (!pending || state.compensating) return settleCompensation(state);
@@ -90,7 +90,7 @@ export function decide(current: SagaState, input: SagaInput): Decision {
     case 'DiscountQuotaSkipped':
       state.quotaOutcome ??= input.type === 'DiscountQuotaReserved' ? 'reserved' : 'skipped';
       state.finalPaise ??= input.data.pricing.finalPaise;
-      return settleCompensation(state);
+      return settle(state);
     case 'DiscountQuotaRejected':
       state.quotaOutcome ??= 'rejected';
       // Already compensating (its payment failed first): a rejection holds nothing, so it can fail now.
@@ -106,16 +106,7 @@ export function decide(current: SagaState, input: SagaInput): Decision {
       state.paymentOutcome ??= 'completed';
       // A payment for a booking already failing is refunded by the payment participant.
       if (!pending || state.compensating) return { state, emit: [] };
-      state.status = 'CONFIRMED';
-      return {
-        state,
-        emit: [
-          {
-            type: 'BookingConfirmed',
-            data: { reference: state.reference, finalPaise: input.data.amountPaise, patient: state.patient },
-          },
-        ],
-      };
+      return confirmWhenSettled(state);
     case 'PaymentRefunded':
       state.refunded = true;
       return { state, emit: [] };
@@ -143,6 +134,38 @@ export function decide(current: SagaState, input: SagaInput): Decision {
       return { state, emit: [...emit, { type: 'BookingFailed', data: { reason: DEADLINE_REASON } }] };
     }
   }
+}
+
+function settle(state: SagaState): Decision {
+  return state.compensating ? settleCompensation(state) : confirmWhenSettled(state);
+}
+
+/**
+ * A paid booking confirms once it has also heard how its place and its discount were settled: a
+ * payment can overtake an event Redis lost on the way to the booking, and a booking confirmed without
+ * that event would not know its price or what to give back on a cancellation. The re-drive brings it.
+ */
+function confirmWhenSettled(state: SagaState): Decision {
+  const settledBefore = (outcome: SagaState['slotOutcome']) =>
+    outcome === 'reserved' || outcome === 'skipped';
+  if (
+    state.status !== 'PENDING' ||
+    state.paymentOutcome !== 'completed' ||
+    !settledBefore(state.slotOutcome) ||
+    !settledBefore(state.quotaOutcome) ||
+    state.finalPaise === null
+  )
+    return { state, emit: [] };
+  state.status = 'CONFIRMED';
+  return {
+    state,
+    emit: [
+      {
+        type: 'BookingConfirmed',
+        data: { reference: state.reference, finalPaise: state.finalPaise, patient: state.patient },
+      },
+    ],
+  };
 }
 
 /** Nothing held by a step: it took nothing, or what it took was given back. */

@@ -28,6 +28,8 @@ export interface ChaosOptions {
   /** Run the build (`npm run build` done) exactly as the Procfile says, instead of the sources. */
   compiled?: boolean;
   log?: (line: string) => void;
+  /** How long the promises may take to hold once the faults stop (5 minutes unless set). */
+  settleMs?: number;
 }
 
 export interface ChaosReport {
@@ -317,7 +319,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
     // Settling: every booking terminal and every promise kept, or the time is up.
     let checks = await evaluate();
-    const settleDeadline = faultsStopped + 5 * 60_000;
+    const settleDeadline = faultsStopped + (options.settleMs ?? 5 * 60_000);
     while (checks.some((check) => !check.ok) && Date.now() < settleDeadline) {
       await sleep(1_000);
       checks = await evaluate();
@@ -392,17 +394,37 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const unpaid = await one(sql<{ n: number }>`
         SELECT count(*)::int AS n FROM booking.bookings b
         LEFT JOIN gateway.charges c ON c.idempotency_key = b.id::text
-        WHERE b.status = 'CONFIRMED' AND (c.status IS DISTINCT FROM 'succeeded' OR c.amount_paise <> b.final_paise)`);
+        WHERE b.status = 'CONFIRMED'
+          AND (c.status IS DISTINCT FROM 'succeeded' OR c.amount_paise IS DISTINCT FROM b.final_paise)`);
       const refundedTwice = await one(sql<{ n: number }>`
         SELECT count(*)::int AS n FROM (
           SELECT booking_id FROM audit.entries WHERE type = 'PaymentRefunded' GROUP BY 1 HAVING count(*) > 1
         ) twice`);
       const used = await one(sql<{ n: number }>`SELECT coalesce(sum(used), 0)::int AS n FROM quota.usage`);
       const discounted = await one(sql<{ n: number }>`
-        SELECT count(*)::int AS n FROM booking.bookings WHERE status = 'CONFIRMED' AND discount_applied`);
+        SELECT count(*)::int AS n FROM booking.bookings WHERE status = 'CONFIRMED' AND discount_applied IS TRUE`);
       const reservedNotConfirmed = await one(sql<{ n: number }>`
-        SELECT count(*)::int AS n FROM quota.reservations r JOIN booking.bookings b ON b.id = r.booking_id
-        WHERE r.status = 'reserved' AND NOT (b.status = 'CONFIRMED' AND b.discount_applied)`);
+        SELECT count(*)::int AS n FROM quota.reservations r LEFT JOIN booking.bookings b ON b.id = r.booking_id
+        WHERE r.status = 'reserved' AND (b.id IS NULL OR NOT (b.status = 'CONFIRMED' AND b.discount_applied IS TRUE))`);
+      const quotaTrail = async () =>
+        JSON.stringify(
+          (
+            await sql`
+              SELECT b.id, b.status, b.discount_applied, r.status AS reservation, r.day,
+                (SELECT string_agg(type, ',' ORDER BY id) FROM audit.entries a WHERE a.booking_id = b.id) AS trail
+              FROM booking.bookings b FULL JOIN quota.reservations r ON r.booking_id = b.id
+              WHERE coalesce(r.status = 'reserved', false)
+                <> coalesce(b.status = 'CONFIRMED' AND b.discount_applied IS TRUE, false)
+              LIMIT 5`.execute(db)
+          ).rows.concat(
+            (
+              await sql`
+                SELECT u.day, u.used, (SELECT count(*) FROM quota.reservations r
+                  WHERE r.day = u.day AND r.status = 'reserved')::int AS reserved
+                FROM quota.usage u`.execute(db)
+            ).rows,
+          ),
+        );
       const releasedTwice = await one(sql<{ n: number }>`
         SELECT count(*)::int AS n FROM (
           SELECT booking_id FROM audit.entries WHERE type = 'DiscountQuotaReleased' GROUP BY 1 HAVING count(*) > 1
@@ -435,7 +457,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         {
           name: "the day's quota used = discounted confirmations",
           ok: used === discounted && reservedNotConfirmed === 0,
-          detail: `used ${used}, discounted confirmations ${discounted}, reservations held otherwise ${reservedNotConfirmed}`,
+          detail:
+            `used ${used}, discounted confirmations ${discounted}, reservations held otherwise ${reservedNotConfirmed}` +
+            (used === discounted && reservedNotConfirmed === 0 ? '' : `: ${await quotaTrail()}`),
         },
         {
           name: 'each reserved-then-failed booking released once',

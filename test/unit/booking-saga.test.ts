@@ -271,12 +271,31 @@ describe('booking saga state machine', () => {
       expect(rejected.types).to.deep.equal(['CompensationTriggered', 'BookingFailed']);
     });
 
-    it('confirms a payment that arrives before the quota decision, and keeps it confirmed after', () => {
+    it('confirms a payment that overtakes the quota decision once the decision comes, at its price', () => {
       for (const order of permutations<InputName>(['reserved', 'paid'])) {
-        const { state, types } = run(order);
+        const { state, emitted } = run(order);
         expect(state.status, order.join(' → ')).to.equal('CONFIRMED');
-        expect(types, order.join(' → ')).to.deep.equal(['BookingConfirmed']);
+        expect(emitted, order.join(' → ')).to.have.length(1);
+        expect(emitted[0], order.join(' → ')).to.deep.include({ type: 'BookingConfirmed' });
+        expect((emitted[0]!.data as { finalPaise: number }).finalPaise).to.equal(132_000);
       }
+      const overtaken = run(['paid']);
+      expect(overtaken.state).to.include({
+        status: 'PENDING',
+        paymentOutcome: 'completed',
+        finalPaise: null,
+      });
+      expect(overtaken.types).to.deep.equal([]);
+      expect(awaitedStep(overtaken.state)).to.deep.equal({ event: 'BookingRequested', owed: true });
+    });
+
+    it('confirms a payment that overtakes the slot decision only once the slot is heard of', () => {
+      const overtaken = run(['reserved', 'paid'], pending({ slotOutcome: null }));
+      expect(overtaken.state.status).to.equal('PENDING');
+      expect(overtaken.types).to.deep.equal([]);
+      const settled = run(['slotReserved'], overtaken.state);
+      expect(settled.state).to.include({ status: 'CONFIRMED', slotOutcome: 'reserved' });
+      expect(settled.types).to.deep.equal(['BookingConfirmed']);
     });
 
     it('has no second effect from a duplicate of any event', () => {
