@@ -12,7 +12,8 @@ export function auditHandlers(): Handlers {
         actor:
           event.type === 'ConfigChanged' ||
           event.type === 'ScheduleChanged' ||
-          event.type === 'CancellationRequested'
+          event.type === 'CancellationRequested' ||
+          event.type === 'RescheduleRequested'
             ? event.data.actor
             : 'system',
         booking_id: event.bookingId,

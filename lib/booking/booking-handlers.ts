@@ -17,6 +17,7 @@ import {
   type SagaInput,
   type SagaState,
 } from './booking-saga.js';
+import { formatIst } from '../scheduling/slot-rules.js';
 import { cancellationSettled } from './change-rules.js';
 
 async function lockBooking(trx: Trx, bookingId: string | null): Promise<Booking> {
@@ -42,6 +43,7 @@ function sagaState(booking: Booking): SagaState {
     paymentOutcome: booking.payment_outcome,
     refunded: booking.refunded,
     cancelling: booking.change === 'cancelling',
+    rescheduling: booking.change === 'rescheduling',
     reference: booking.reference,
     patient: { name: booking.patient_name, email: booking.patient_email },
     finalPaise: booking.final_paise,
@@ -176,8 +178,59 @@ export function bookingHandlers(
     SlotSkipped: saga,
     SlotRejected: saga,
     SlotReleased: async (event, context) => {
+      // The old place of a move: the booking holds its new one, so this is only a step on its timeline.
+      if (event.data.cause === 'reschedule') {
+        await lockBooking(context.trx, event.bookingId);
+        await recordTimeline(context.trx, [event]);
+        return;
+      }
       await runSaga(event, context, redrive);
       await settleCancellation(context, event.bookingId, redrive);
+    },
+    RescheduleSlotReserved: async (event, context) => {
+      const booking = await lockBooking(context.trx, event.bookingId);
+      await recordTimeline(context.trx, [event]);
+      // Only the answer to the move under way (a redelivered or stale one changes nothing).
+      if (booking.change !== 'rescheduling' || booking.change_event_id !== event.causationId) return;
+      const inviteSequence = booking.invite_sequence + 1;
+      const rescheduled = context.emit('BookingRescheduled', {
+        reference: booking.reference,
+        previous:
+          booking.slot_start && booking.slot_end
+            ? { start: formatIst(booking.slot_start), end: formatIst(booking.slot_end) }
+            : null,
+        appointment: { start: event.data.slotStart, end: event.data.slotEnd },
+        reason: booking.change_reason,
+        patient: { name: booking.patient_name, email: booking.patient_email },
+        inviteSequence,
+      });
+      await context.trx
+        .updateTable('booking.bookings')
+        .set({
+          slot_start: new Date(event.data.slotStart),
+          slot_end: new Date(event.data.slotEnd),
+          // A walk-in given a time now holds a place that a cancellation gives back.
+          slot_outcome: 'reserved',
+          slot_released: false,
+          invite_sequence: inviteSequence,
+          ...changeSettled,
+        })
+        .where('id', '=', booking.id)
+        .execute();
+      await recordTimeline(context.trx, [rescheduled]);
+      logger.info('booking rescheduled', { slotStart: event.data.slotStart });
+    },
+    RescheduleRejected: async (event, context) => {
+      const booking = await lockBooking(context.trx, event.bookingId);
+      await recordTimeline(context.trx, [event]);
+      if (booking.change !== 'rescheduling' || booking.change_event_id !== event.causationId) return;
+      // The booking keeps its slot and stays confirmed.
+      await context.trx
+        .updateTable('booking.bookings')
+        .set(changeSettled)
+        .where('id', '=', booking.id)
+        .execute();
+      logger.info('reschedule rejected', { slotStart: event.data.slotStart });
     },
     DiscountQuotaReserved: withFinalPricing(saga),
     DiscountQuotaSkipped: withFinalPricing(saga),
@@ -211,6 +264,16 @@ export function bookingHandlers(
     },
   };
 }
+
+/** A reschedule answered either way: no change under way, nothing to re-drive. */
+const changeSettled = {
+  change: null,
+  change_slot_start: null,
+  change_event_id: null,
+  redrives: 0,
+  redrive_at: null,
+  updated_at: sql<Date>`now()`,
+};
 
 /** A cancellation whose refund and releases have all arrived ends the booking: CANCELLED. */
 async function settleCancellation(
@@ -362,6 +425,8 @@ export async function redriveStalledSagas(
               .select('event_id')
               .where('booking_id', '=', booking.id)
               .where('type', '=', awaited.event)
+              // A booking moved more than once: the request still waiting is the latest.
+              .orderBy('occurred_at', 'desc')
               .executeTakeFirst()
           : undefined;
         const attempt = booking.redrives + 1;

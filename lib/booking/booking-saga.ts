@@ -17,6 +17,8 @@ export interface SagaState {
   refunded: boolean;
   /** A cancellation of the confirmed booking is under way (its releases and refund not all heard). */
   cancelling: boolean;
+  /** A move of the confirmed booking to another slot is under way (its outcome not yet heard). */
+  rescheduling?: boolean;
   reference: string;
   patient: { name: string; email: string };
   finalPaise: number | null;
@@ -47,6 +49,9 @@ export const SAGA_STEP_ORDER = [
   'PaymentCompleted',
   'PaymentFailed',
   'CompensationTriggered',
+  // A reschedule takes the new place and gives the old one back in one step: the new one shows first.
+  'RescheduleRequested',
+  'RescheduleSlotReserved',
   'SlotReleased',
   'DiscountQuotaReleased',
   'BookingConfirmed',
@@ -55,10 +60,14 @@ export const SAGA_STEP_ORDER = [
   'CancellationRequested',
   'PaymentRefunded',
   'BookingCancelled',
+  'RescheduleRejected',
+  'BookingRescheduled',
 ] as const satisfies readonly EventType[];
 
 export const QUOTA_REJECTED_REASON = 'Daily discount quota reached. Please try again tomorrow.';
 export const SLOT_REJECTED_REASON = 'That time is no longer available. Please choose another.';
+export const RESCHEDULE_REJECTED_REASON =
+  'That time is no longer available. The booking keeps its time; please choose another.';
 export const DEADLINE_REASON = 'The booking could not be completed in time. Any payment taken is refunded.';
 
 export type SagaInput =
@@ -196,7 +205,8 @@ export type Awaited = {
     | 'CompensationTriggered'
     | 'BookingConfirmed'
     | 'BookingRejected'
-    | 'CancellationRequested';
+    | 'CancellationRequested'
+    | 'RescheduleRequested';
   owed: boolean;
 };
 
@@ -219,6 +229,7 @@ export function awaitedStep(state: SagaState): Awaited | null {
   if (state.status === 'REJECTED' && slotHeld) return { event: 'BookingRejected', owed: true };
   if (state.status === 'PENDING') return { event: 'BookingRequested', owed: true };
   if (state.cancelling) return { event: 'CancellationRequested', owed: true };
+  if (state.rescheduling) return { event: 'RescheduleRequested', owed: true };
   // The confirmation's own record is not the booking's to see: ask once more in case it was lost.
   if (state.status === 'CONFIRMED') return { event: 'BookingConfirmed', owed: false };
   return null;

@@ -129,7 +129,7 @@ export async function requestBooking(
 }
 
 /** The slot starting there, if it can be booked now; else a 422 naming the problem. */
-async function bookableSlot(db: Db, start: Date, now: Date): Promise<Slot> {
+export async function bookableSlot(db: Db | Trx, start: Date, now: Date): Promise<Slot> {
   const { schedule } = await readSchedule(db);
   const problem = slotProblem(schedule, start, now);
   const slot = slotStartingAt(schedule, start);
@@ -214,8 +214,10 @@ export interface BookingView {
   /** The chosen slot, in IST with its offset; null for a walk-in. */
   appointment: { start: string; end: string } | null;
   events: { type: string; occurredAt: string }[];
-  /** A change of the confirmed booking under way (its cancellation), or null. */
-  change: 'cancelling' | null;
+  /** A change of the confirmed booking under way (its cancellation or a move), or null. */
+  change: 'cancelling' | 'rescheduling' | null;
+  /** The slot a reschedule under way asks for (IST with its offset), or null. */
+  rescheduleTo: string | null;
 }
 
 export interface BookingFilter {
@@ -318,6 +320,10 @@ async function readBookingViews(db: Trx, filter: BookingFilter): Promise<Booking
       .filter((entry) => entry.booking_id === booking.id)
       .map((entry) => ({ type: entry.type, occurredAt: entry.occurred_at.toISOString() })),
     change: booking.change,
+    rescheduleTo:
+      booking.change === 'rescheduling' && booking.change_slot_start
+        ? formatIst(booking.change_slot_start)
+        : null,
   }));
 }
 

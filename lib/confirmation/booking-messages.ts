@@ -4,7 +4,7 @@ import { istDate } from '../clock.js';
 import { receiptDocument, type Clinic } from '../receipt/receipt.js';
 import { renderReceiptPdf } from '../receipt/receipt-pdf.js';
 import { findReceipt } from '../receipt/receipt-repository.js';
-import { composeCancellation, composeConfirmation } from './confirmation-message.js';
+import { composeCancellation, composeConfirmation, composeReschedule } from './confirmation-message.js';
 import type { MailMessage } from './mailer.js';
 import { findVisit } from './visit.js';
 
@@ -54,6 +54,25 @@ export async function cancellationFor(
     refundPaise: event.data.refundPaise,
     reason: event.data.reason,
     visit: (await findVisit(db, bookingId)) ?? { walkInDay: istDate(new Date(event.occurredAt)) },
+    clinic: options.clinic,
+    from: options.from,
+    sequence: event.data.inviteSequence,
+    at: new Date(event.occurredAt),
+  });
+}
+
+/** The email of a moved visit, from what BookingRescheduled carries (a later move may follow it). */
+export function rescheduleFor(
+  event: Event<'BookingRescheduled'>,
+  options: MessageOptions,
+): Promise<MailMessage> {
+  return composeReschedule({
+    bookingId: event.bookingId as string,
+    reference: event.data.reference,
+    patient: event.data.patient,
+    previous: event.data.previous ? { appointment: event.data.previous } : null,
+    visit: { appointment: event.data.appointment },
+    reason: event.data.reason,
     clinic: options.clinic,
     from: options.from,
     sequence: event.data.inviteSequence,

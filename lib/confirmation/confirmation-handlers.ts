@@ -3,7 +3,7 @@ import { twoStep, type Handlers } from '../bus/consumer.js';
 import { logger } from '../logger.js';
 import type { Clinic } from '../receipt/receipt.js';
 import { RetryLaterError } from '../transient-errors.js';
-import { cancellationFor, confirmationFor } from './booking-messages.js';
+import { cancellationFor, confirmationFor, rescheduleFor } from './booking-messages.js';
 import type { MailChannel, Mailer } from './mailer.js';
 
 /** Longer than a send can take (the transport's timeouts add up to 20 s). */
@@ -14,7 +14,8 @@ const SEND_LEASE_MS = 30_000;
  * recorded (`sending`), the mail server called, then `sent` committed with the inbox row. A mail server
  * that is down fails the handler transiently: it is retried while the outage lasts, never dead-lettered.
  * A crash after the server accepted the message and before `sent` committed sends it again, with the
- * same Message-ID (at least once, in that window only). A cancellation's email goes the same way.
+ * same Message-ID (at least once, in that window only). A reschedule's and a cancellation's email go
+ * the same way.
  */
 export function confirmationHandlers({
   mailer,
@@ -94,6 +95,45 @@ export function confirmationHandlers({
           .where('booking_id', '=', event.bookingId as string)
           .execute();
         logger.info('confirmation sent', { channel, reference: event.data.reference });
+      },
+    ),
+    // One email per move, keyed by its invite SEQUENCE: a redelivery finds it sent.
+    BookingRescheduled: twoStep<'BookingRescheduled', boolean>(
+      async (event, db) => {
+        const message = await rescheduleFor(event, { clinic, from });
+        const intent = await db
+          .insertInto('confirmation.notices')
+          .values({
+            booking_id: event.bookingId as string,
+            kind: 'reschedule',
+            sequence: event.data.inviteSequence,
+            channel,
+            recipient: message.to,
+            status: 'sending',
+            message_id: message.messageId,
+          })
+          .onConflict((conflict) =>
+            conflict
+              .columns(['booking_id', 'kind', 'sequence'])
+              .doUpdateSet({ attempts: sql<number>`confirmation.notices.attempts + 1` })
+              .where('confirmation.notices.status', '=', 'sending'),
+          )
+          .returning('attempts')
+          .executeTakeFirst();
+        if (!intent) return false;
+        await mailer.send(message);
+        return true;
+      },
+      async (event, { trx }, sentNow) => {
+        if (!sentNow) return;
+        await trx
+          .updateTable('confirmation.notices')
+          .set({ status: 'sent', sent_at: sql<Date>`now()` })
+          .where('booking_id', '=', event.bookingId as string)
+          .where('kind', '=', 'reschedule')
+          .where('sequence', '=', event.data.inviteSequence)
+          .execute();
+        logger.info('reschedule notice sent', { channel, reference: event.data.reference });
       },
     ),
     BookingCancelled: twoStep<'BookingCancelled', boolean>(

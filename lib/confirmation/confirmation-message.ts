@@ -174,3 +174,60 @@ export async function composeCancellation(input: CancellationInput): Promise<Mai
     },
   };
 }
+
+export interface RescheduleInput {
+  bookingId: string;
+  reference: string;
+  patient: { name: string; email: string };
+  /** The visit before the move (null for a walk-in given a time) and after it. */
+  previous: Visit | null;
+  visit: Visit;
+  reason: string | null;
+  clinic: Clinic;
+  from: string;
+  /** Above the SEQUENCE of every invite sent for the booking, so calendars take the new time. */
+  sequence: number;
+  at: Date;
+}
+
+/** The email of a moved visit: text and HTML with the old and new times, and the updated invite (REQUEST). */
+export async function composeReschedule(input: RescheduleInput): Promise<MailMessage> {
+  const when = describeVisit(input.visit);
+  const previousWhen = input.previous ? describeVisit(input.previous) : null;
+  const where = `${input.clinic.name}, ${input.clinic.address}`;
+  const text = [
+    `Dear ${input.patient.name},`,
+    '',
+    `Your visit for booking ${input.reference} at ${input.clinic.name} has moved.`,
+    '',
+    ...(previousWhen ? [`Was: ${previousWhen}`] : []),
+    `Now: ${when}`,
+    `Where: ${where}`,
+    ...(input.reason ? ['', `Reason: ${input.reason}`] : []),
+    '',
+    'The price is unchanged. The attached invite updates the visit in your calendar.',
+  ].join('\n');
+  const html = await ejs.renderFile(template('reschedule'), { ...input, when, previousWhen, where });
+  return {
+    messageId: `<reschedule-${input.bookingId}-${input.sequence}@clinic.example>`,
+    to: input.patient.email,
+    subject: `Booking ${input.reference} moved to ${when}`,
+    text,
+    html,
+    icalEvent: {
+      method: 'REQUEST',
+      filename: 'invite.ics',
+      content: buildInvite({
+        bookingId: input.bookingId,
+        reference: input.reference,
+        visit: input.visit,
+        clinic: input.clinic,
+        organizer: parseMailbox(input.from),
+        attendee: input.patient,
+        sequence: input.sequence,
+        method: 'REQUEST',
+        at: input.at,
+      }),
+    },
+  };
+}

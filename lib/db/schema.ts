@@ -80,12 +80,15 @@ export interface BookingsTable {
   redrives: Generated<number>;
   redrive_at: Date | null;
   /** A change of a confirmed booking under way. */
-  change: Generated<'cancelling' | null>;
+  change: Generated<'cancelling' | 'rescheduling' | null>;
   change_reason: Generated<string | null>;
   change_actor: Generated<string | null>;
   change_requested_at: Generated<Date | null>;
   change_idempotency_key: Generated<string | null>;
   invite_sequence: Generated<number>;
+  /** The slot a reschedule under way asks for, and the RescheduleRequested that asked. */
+  change_slot_start: Generated<Date | null>;
+  change_event_id: Generated<string | null>;
 }
 
 export interface BookingServicesTable {
@@ -178,10 +181,10 @@ export interface ConfirmationsTable {
   lease_until: Date | null;
 }
 
-/** Emails after the confirmation (a cancellation), each once, delivered as confirmations are. */
+/** Emails after the confirmation (a reschedule, a cancellation), each once, delivered as confirmations are. */
 export interface NoticesTable {
   booking_id: string;
-  kind: 'cancellation';
+  kind: 'cancellation' | 'reschedule';
   sequence: number;
   channel: 'email' | 'file' | 'log';
   recipient: string;

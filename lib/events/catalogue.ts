@@ -71,7 +71,15 @@ export const catalogue = {
     version: 1,
     data: z.object({ slotStart: instant, reason: z.string() }),
   },
-  SlotReleased: { stream: 'scheduling', version: 1, data: z.object({ slotStart: instant }) },
+  SlotReleased: {
+    stream: 'scheduling',
+    version: 1,
+    data: z.object({
+      slotStart: instant,
+      /** 'reschedule': the old place of a booking moved to another slot (the booking still holds one). */
+      cause: z.literal('reschedule').optional(),
+    }),
+  },
   PricingCalculated: {
     stream: 'pricing',
     version: 1,
@@ -136,6 +144,49 @@ export const catalogue = {
       reason: z.string().nullable(),
       patient: z.object({ name: z.string(), email: z.string() }),
       /** The SEQUENCE of the invite that withdraws the calendar entry (above every invite sent). */
+      inviteSequence: z.number().int().positive(),
+    }),
+  },
+  RescheduleRequested: {
+    stream: 'booking',
+    version: 1,
+    data: z.object({
+      reference: z.string(),
+      /** The slot asked for, and the one the booking holds now (null for a walk-in). */
+      slotStart: instant,
+      previousSlotStart: instant.nullable(),
+      reason: z.string().nullable(),
+      requestedBy: z.enum(['patient', 'admin']),
+      /** Who asked, as the audit trail names them (an email). */
+      actor: z.string(),
+    }),
+  },
+  /** The new place of a reschedule; not SlotReserved, which starts pricing a new booking. */
+  RescheduleSlotReserved: {
+    stream: 'scheduling',
+    version: 1,
+    data: z.object({
+      slotStart: instant,
+      slotEnd: instant,
+      previousSlotStart: instant.nullable(),
+      scheduleVersion: z.number().int().positive(),
+    }),
+  },
+  RescheduleRejected: {
+    stream: 'scheduling',
+    version: 1,
+    data: z.object({ slotStart: instant, reason: z.string() }),
+  },
+  BookingRescheduled: {
+    stream: 'booking',
+    version: 1,
+    data: z.object({
+      reference: z.string(),
+      previous: z.object({ start: instant, end: instant }).nullable(),
+      appointment: z.object({ start: instant, end: instant }),
+      reason: z.string().nullable(),
+      patient: z.object({ name: z.string(), email: z.string() }),
+      /** The SEQUENCE of the updated invite (above every invite sent before it). */
       inviteSequence: z.number().int().positive(),
     }),
   },

@@ -1,6 +1,6 @@
 import { sql, type Insertable } from 'kysely';
 import type { Handler, Handlers } from '../bus/consumer.js';
-import { SLOT_REJECTED_REASON } from '../booking/booking-saga.js';
+import { RESCHEDULE_REJECTED_REASON, SLOT_REJECTED_REASON } from '../booking/booking-saga.js';
 import type { Clock } from '../clock.js';
 import type { Trx } from '../db/database.js';
 import type { HoldsTable } from '../db/schema.js';
@@ -22,8 +22,9 @@ async function recordHold(trx: Trx, hold: Omit<Insertable<HoldsTable>, 'created_
 }
 
 /**
- * Scheduling: holds one place in the chosen slot as a saga step (or rejects when it is full), and
- * gives it back exactly once when the booking is compensated or rejected later.
+ * Scheduling: holds one place in the chosen slot as a saga step (or rejects when it is full), moves it
+ * to another slot when a confirmed booking is rescheduled, and gives it back exactly once when the
+ * booking is compensated, rejected or cancelled later.
  */
 export function schedulingHandlers({ clock }: { clock: Clock }): Handlers {
   const release: Handler<'CompensationTriggered' | 'BookingRejected' | 'CancellationRequested'> = async (
@@ -90,6 +91,54 @@ export function schedulingHandlers({ clock }: { clock: Clock }): Handlers {
         request,
       });
       logger.info('slot reserved', { slotStart: formatIst(slot.start), held, capacity: schedule.capacity });
+    },
+    RescheduleRequested: async (event, { trx, emit }) => {
+      const bookingId = event.bookingId as string;
+      const hold = await lockHold(trx, bookingId);
+      const start = new Date(event.data.slotStart);
+      const reject = (why: string) => {
+        emit('RescheduleRejected', { slotStart: formatIst(start), reason: RESCHEDULE_REJECTED_REASON });
+        logger.info('reschedule rejected', { slotStart: formatIst(start), why });
+      };
+      // A confirmed booking holds a place (or is a walk-in); anything else has nothing to move.
+      if (!hold || (hold.status !== 'held' && hold.status !== 'skipped')) return reject('no place held');
+      // The same lock and conditional take as a booking's place: never above the capacity.
+      const { schedule, version } = await readSchedule(trx, 'shared');
+      const slot = slotStartingAt(schedule, start);
+      const held =
+        slot && start.getTime() > clock.now().getTime()
+          ? await takePlace(trx, start, schedule.capacity)
+          : null;
+      if (held === null || !slot) return reject(slot ? 'slot full or begun' : 'not a slot now');
+      const previous = hold.status === 'held' ? hold.slot_start : null;
+      await trx
+        .updateTable('scheduling.holds')
+        .set({
+          slot_start: start,
+          status: 'held',
+          schedule_version: version,
+          capacity: schedule.capacity,
+          held_after: held,
+          updated_at: sql<Date>`now()`,
+        })
+        .where('booking_id', '=', bookingId)
+        .execute();
+      emit('RescheduleSlotReserved', {
+        slotStart: formatIst(slot.start),
+        slotEnd: formatIst(slot.end),
+        previousSlotStart: previous ? formatIst(previous) : null,
+        scheduleVersion: version,
+      });
+      // The old place goes back to the slot it was taken in, in the same transaction: once.
+      if (previous) {
+        await givePlaceBack(trx, previous);
+        emit('SlotReleased', { slotStart: formatIst(previous), cause: 'reschedule' });
+      }
+      logger.info('booking moved', {
+        slotStart: formatIst(slot.start),
+        previousSlotStart: previous ? formatIst(previous) : null,
+        held,
+      });
     },
     CompensationTriggered: release,
     BookingRejected: release,

@@ -29,6 +29,12 @@ const EVENT_LABELS = {
   BookingConfirmed: 'Booking confirmed',
   BookingRejected: 'Booking rejected',
   BookingFailed: 'Booking failed',
+  CancellationRequested: 'Cancellation requested',
+  BookingCancelled: 'Booking cancelled',
+  RescheduleRequested: 'Reschedule requested',
+  RescheduleSlotReserved: 'New time slot reserved',
+  RescheduleRejected: 'New time not available',
+  BookingRescheduled: 'Booking rescheduled',
 };
 
 export const TERMINAL_STATUSES = ['CONFIRMED', 'REJECTED', 'FAILED', 'CANCELLED'];
@@ -49,6 +55,14 @@ export const istDateTime = (at) => {
   const { date, time } = istParts(at);
   return `${date}, ${time} IST`;
 };
+
+export const slotTime = (start, end) =>
+  `${istParts(start).date}, ${istParts(start).time.slice(0, 5)}–${istParts(end).time.slice(0, 5)} IST`;
+
+const RESCHEDULE_STEPS = ['RescheduleRequested', 'RescheduleRejected', 'BookingRescheduled'];
+
+export const lastReschedule = (events) =>
+  events.findLast((event) => RESCHEDULE_STEPS.includes(event.type))?.type ?? null;
 
 export const duration = (ms) => {
   if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;

@@ -2,6 +2,7 @@ import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { getBookingView, getBookingViews, requestBooking } from '../../lib/booking/booking-service.js';
 import { requestCancellation } from '../../lib/booking/cancellation-service.js';
+import { requestReschedule } from '../../lib/booking/reschedule-service.js';
 import { istDate, isValidIsoDate, type Clock } from '../../lib/clock.js';
 import type { Db } from '../../lib/db/database.js';
 import { NotFoundError, ValidationError } from '../../lib/errors.js';
@@ -73,6 +74,22 @@ export function cancellationReason(input: z.infer<typeof cancellationInput>, rol
   return reason;
 }
 
+/** A reschedule: the new slot (as a booking names one) and a reason, required of an admin. */
+export const rescheduleInput = z.object({
+  slotStart: z.iso.datetime({ offset: true, error: 'choose a time from the list of slots' }),
+  reason: cancellationInput.shape.reason,
+});
+
+export function rescheduleReason(input: { reason?: string | undefined }, role: string): string | null {
+  const reason = input.reason || null;
+  if (role === 'admin' && !reason) {
+    throw new ValidationError('Please give the reason for moving the visit on the patient’s behalf.', [
+      { path: 'reason', message: 'a reason is required when an admin reschedules' },
+    ]);
+  }
+  return reason;
+}
+
 export function bookingsApi(deps: BookingDeps): Router {
   const router = Router();
   const input = bookingInput(deps.clock);
@@ -105,6 +122,27 @@ export function bookingsApi(deps: BookingDeps): Router {
     const { booking, created } = await requestCancellation(
       deps.db,
       { bookingId: id.data, by: user, reason, idempotencyKey: key },
+      {
+        clock: deps.clock,
+        cutoffMinutes: deps.cancellationCutoffMinutes,
+        redriveAfterMs: deps.redriveAfterMs,
+      },
+    );
+    extendContext({ correlationId: booking.correlationId, bookingId: booking.id });
+    if (created) deps.published();
+    res.status(202).location(`/api/bookings/${booking.id}/status`).json({ booking });
+  });
+
+  router.post('/bookings/:id/reschedule', requireUser, async (req, res) => {
+    const id = bookingId.safeParse(req.params.id);
+    if (!id.success) throw new NotFoundError('No such booking.');
+    const user = currentUser(req);
+    const body = parse(rescheduleInput, req.body ?? {});
+    const reason = rescheduleReason(body, user.role);
+    const key = parse(idempotencyKey, req.get('idempotency-key'), 'The Idempotency-Key header is invalid.');
+    const { booking, created } = await requestReschedule(
+      deps.db,
+      { bookingId: id.data, by: user, slotStart: body.slotStart, reason, idempotencyKey: key },
       {
         clock: deps.clock,
         cutoffMinutes: deps.cancellationCutoffMinutes,

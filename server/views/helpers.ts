@@ -33,6 +33,10 @@ const EVENT_LABELS: Record<string, string> = {
   BookingFailed: 'Booking failed',
   CancellationRequested: 'Cancellation requested',
   BookingCancelled: 'Booking cancelled',
+  RescheduleRequested: 'Reschedule requested',
+  RescheduleSlotReserved: 'New time slot reserved',
+  RescheduleRejected: 'New time not available',
+  BookingRescheduled: 'Booking rescheduled',
 };
 
 const EVENT_PARTICIPANTS: Record<string, string> = {
@@ -55,6 +59,10 @@ const EVENT_PARTICIPANTS: Record<string, string> = {
   BookingFailed: 'booking',
   CancellationRequested: 'booking',
   BookingCancelled: 'booking',
+  RescheduleRequested: 'booking',
+  RescheduleSlotReserved: 'scheduling',
+  RescheduleRejected: 'scheduling',
+  BookingRescheduled: 'booking',
 };
 
 /** The IST wall clock of an instant, read through UTC getters (IST has no daylight saving). */
@@ -81,6 +89,16 @@ export const istDateTime = (at: string | Date): string => {
   const { date, time } = istParts(at);
   return `${date}, ${time} IST`;
 };
+
+/** An appointment: "1 Dec 2026, 14:30–14:45 IST". */
+export const slotTime = (start: string | Date, end: string | Date): string =>
+  `${istParts(start).date}, ${istParts(start).time.slice(0, 5)}–${istParts(end).time.slice(0, 5)} IST`;
+
+/** The latest step of a reschedule on a timeline (asked, moved, refused), or null. */
+export const lastReschedule = (events: readonly { type: string }[]): string | null =>
+  events.findLast((event) => RESCHEDULE_STEPS.includes(event.type))?.type ?? null;
+
+const RESCHEDULE_STEPS = ['RescheduleRequested', 'RescheduleRejected', 'BookingRescheduled'];
 
 /** A 'YYYY-MM-DD' calendar date as "14 Jul 1988" (no time zone: it is a date, not an instant). */
 export const calendarDate = (isoDate: string): string => {
@@ -131,6 +149,8 @@ export const viewHelpers = {
   istDay,
   istTime,
   istDateTime,
+  slotTime,
+  lastReschedule,
   calendarDate,
   duration,
   statusWord,

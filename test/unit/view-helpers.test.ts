@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { eventTypes } from '../../lib/events/catalogue.js';
 import * as server from '../../server/views/helpers.js';
 // @ts-expect-error: the browser module is plain JavaScript without type declarations.
 import * as browser from '../../public/js/format.js';
@@ -57,6 +58,38 @@ describe('view helpers (server) and their browser twin', () => {
     }
     expect(server.eventLabel('CancellationRequested')).to.equal('Cancellation requested');
     expect(server.eventParticipant('PaymentFailed')).to.equal('payment');
+  });
+
+  it('label every event of the catalogue alike, the reschedule chain included', () => {
+    for (const type of eventTypes) {
+      expect(twin.eventLabel!(type), type).to.equal(server.eventLabel(type));
+    }
+    expect(server.eventLabel('RescheduleRequested')).to.equal('Reschedule requested');
+    expect(server.eventLabel('RescheduleSlotReserved')).to.equal('New time slot reserved');
+    expect(server.eventLabel('RescheduleRejected')).to.equal('New time not available');
+    expect(server.eventLabel('BookingRescheduled')).to.equal('Booking rescheduled');
+    expect(server.eventParticipant('RescheduleSlotReserved')).to.equal('scheduling');
+  });
+
+  it('show an appointment in IST and find the latest reschedule step', () => {
+    const [start, end] = ['2026-12-02T09:00:00+05:30', '2026-12-02T09:15:00+05:30'];
+    expect(server.slotTime(start, end)).to.equal('2 Dec 2026, 09:00–09:15 IST');
+    expect((twin.slotTime as unknown as (a: string, b: string) => string)(start, end)).to.equal(
+      server.slotTime(start, end),
+    );
+    const events = [
+      { type: 'BookingConfirmed' },
+      { type: 'RescheduleRequested' },
+      { type: 'BookingRescheduled' },
+      { type: 'RescheduleRequested' },
+      { type: 'RescheduleRejected' },
+    ];
+    expect(server.lastReschedule(events)).to.equal('RescheduleRejected');
+    expect(server.lastReschedule(events.slice(0, 3))).to.equal('BookingRescheduled');
+    expect(server.lastReschedule(events.slice(0, 1))).to.equal(null);
+    expect((twin.lastReschedule as unknown as (e: unknown) => unknown)(events)).to.equal(
+      'RescheduleRejected',
+    );
   });
 
   it('find the message for a field', () => {
