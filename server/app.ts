@@ -24,6 +24,7 @@ import { healthRoutes } from './routes/health.js';
 import { pages } from './routes/pages/index.js';
 import { quoteApi } from './routes/quote.js';
 import { cancellationPages } from './routes/cancellation-pages.js';
+import { reschedulePages } from './routes/reschedule-pages.js';
 import { receiptPages } from './routes/receipts.js';
 import { servicesApi } from './routes/services.js';
 import { slotsApi } from './routes/slots.js';
@@ -189,6 +190,15 @@ export function createApp(deps: AppDeps): Express {
   const cancellationCutoffMinutes = config.CANCELLATION_CUTOFF_MINUTES;
   app.use(
     cancellationPages({
+      db,
+      clock,
+      cancellationCutoffMinutes,
+      redriveAfterMs: config.SAGA_REDRIVE_AFTER_MS,
+      published,
+    }),
+  );
+  app.use(
+    reschedulePages({
       db,
       clock,
       cancellationCutoffMinutes,

@@ -1,11 +1,11 @@
 // The status page: polls the booking's status until it is final and redraws what changed. New steps
 // are announced through a live region; focus stays where the patient is.
 import { getJson } from './api.js';
-import { eventLabel, istTime, TERMINAL_STATUSES } from './format.js';
+import { eventLabel, istDay, istTime, lastReschedule, slotTime, TERMINAL_STATUSES } from './format.js';
 import { el, poll, priceBreakdown, setBadge, timelineItems } from './render.js';
 
 const root = document.getElementById('booking');
-// A confirmed booking being cancelled is still changing: watch it until it is cancelled.
+// A confirmed booking being cancelled or moved is still changing: watch it until that is settled.
 const settled = (status, change) => TERMINAL_STATUSES.includes(status) && !change;
 if (root && !settled(root.dataset.status, root.dataset.change)) {
   let seen = root.querySelectorAll('.timeline li').length;
@@ -26,6 +26,12 @@ if (root && !settled(root.dataset.status, root.dataset.change)) {
       setBadge(root.querySelector('[role="status"]'), booking.status);
       root.querySelector('.outcome').replaceChildren(outcome(booking));
       actions(booking);
+      const appointment = root.querySelector('.appointment');
+      if (appointment) {
+        appointment.textContent = booking.appointment
+          ? slotTime(booking.appointment.start, booking.appointment.end)
+          : 'Walk-in';
+      }
     }
     if (booking.events.length !== seen) {
       const fresh = booking.events.slice(seen);
@@ -48,10 +54,17 @@ if (root && !settled(root.dataset.status, root.dataset.change)) {
   function actions(booking) {
     const box = root.querySelector('.booking-actions');
     if (!box) return;
-    const until = Date.parse(box.dataset.cancellableUntil);
+    // A moved booking's changes close before its new appointment.
+    const cutoffMs = Number(box.dataset.cutoffMinutes) * 60_000;
+    const until =
+      booking.appointment && Number.isFinite(cutoffMs)
+        ? Date.parse(booking.appointment.start) - cutoffMs
+        : Date.parse(box.dataset.cancellableUntil);
     box.querySelector('.receipt-link').hidden = !['CONFIRMED', 'CANCELLED'].includes(booking.status);
-    box.querySelector('.cancel-link').hidden =
-      booking.status !== 'CONFIRMED' || Boolean(booking.change) || !(Date.now() < until);
+    const changeable = booking.status === 'CONFIRMED' && !booking.change && Date.now() < until;
+    box.querySelector('.cancel-link').hidden = !changeable;
+    const reschedule = box.querySelector('.reschedule-link');
+    if (reschedule) reschedule.hidden = !changeable;
   }
 
   /** views/partials/booking-outcome.ejs */
@@ -62,6 +75,23 @@ if (root && !settled(root.dataset.status, root.dataset.change)) {
         { class: 'notice' },
         'We are cancelling your booking and refunding the payment. This page updates by itself.',
       );
+    }
+    if (booking.status === 'CONFIRMED' && booking.change === 'rescheduling') {
+      const to = booking.rescheduleTo
+        ? ` to ${istDay(booking.rescheduleTo)}, ${istTime(booking.rescheduleTo).slice(0, 5)} IST`
+        : '';
+      return el('p', { class: 'notice' }, `We are moving your visit${to}. This page updates by itself.`);
+    }
+    const moved = booking.status === 'CONFIRMED' ? lastReschedule(booking.events) : null;
+    if (moved === 'RescheduleRejected') {
+      return el(
+        'p',
+        { class: 'notice notice--bad' },
+        'That time was no longer available, so your booking keeps its time. You can choose another time.',
+      );
+    }
+    if (moved === 'BookingRescheduled') {
+      return el('p', { class: 'notice' }, 'Your visit has moved. An updated calendar invite has been sent.');
     }
     switch (booking.status) {
       case 'CONFIRMED':

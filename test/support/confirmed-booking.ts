@@ -29,13 +29,11 @@ export async function pricedBooking(
     discountBasisPoints?: number;
   },
 ): Promise<PaidBooking> {
+  const patient = options.patient ?? buildPatient();
+  const serviceIds = options.services.map((service) => service.id);
   const { booking } = await requestBooking(
     db,
-    {
-      userId: options.userId ?? randomUUID(),
-      patient: options.patient ?? buildPatient(),
-      serviceIds: options.services.map((service) => service.id),
-    },
+    { userId: options.userId ?? randomUUID(), patient, serviceIds },
     { clock: systemClock, deadlineMs: 600_000 },
   );
   const basePaise = options.services.reduce((sum, service) => sum + service.pricePaise, 0);
@@ -50,6 +48,9 @@ export async function pricedBooking(
     finalPaise: basePaise - discount,
   };
   const origin = (event: Event) => ({ ...event, correlationId: booking.correlationId }) as Event;
+  // A walk-in: the booking confirms only once it has heard how its place was settled.
+  const request = { serviceIds, patient: { gender: patient.gender, dateOfBirth: patient.dateOfBirth } };
+  await handle(db, handlers, origin(sagaEvent('SlotSkipped', { request }, booking.id)));
   await handle(
     db,
     handlers,

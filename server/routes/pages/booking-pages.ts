@@ -38,6 +38,7 @@ export function bookingPages(deps: { db: Db; clock: Clock; cancellationCutoffMin
     res.render('pages/booking-status', {
       cancellable,
       cancellableUntil: until,
+      cutoffMinutes: deps.cancellationCutoffMinutes,
       title: `Booking ${booking.reference}`,
       scripts: ['/js/booking-status.js'],
       // Without JavaScript a pending booking's page reloads itself.

@@ -187,6 +187,22 @@ const MATRIX: Record<string, Entry> = {
     // An admin must give a reason (the empty form has none): refused before the booking's state.
     expect: { anonymous: 302, patient: 409, otherPatient: 404, admin: 400 },
   },
+  // A pending booking cannot be moved either (refused before the new time is looked at).
+  'POST /api/bookings/:id/reschedule': {
+    path: (f) => `/api/bookings/${f.bookingId}/reschedule`,
+    body: () => ({ slotStart: '2030-01-07T10:00:00+05:30', reason: 'Checked by the access matrix.' }),
+    expect: { anonymous: 401, patient: 409, otherPatient: 404, admin: 409 },
+  },
+  'GET /bookings/:id/reschedule': {
+    path: (f) => `/bookings/${f.bookingId}/reschedule`,
+    expect: { anonymous: 302, patient: 409, otherPatient: 404, admin: 409 },
+  },
+  'POST /bookings/:id/reschedule': {
+    path: (f) => `/bookings/${f.bookingId}/reschedule`,
+    form: true,
+    // The empty form names no new time: refused once the booking is known to be the user's.
+    expect: { anonymous: 302, patient: 400, otherPatient: 404, admin: 400 },
+  },
   // Admins cannot book: the wizard tells them to use a patient account.
   'GET /': { expect: { anonymous: 200, patient: 200, otherPatient: 200, admin: 403 } },
   'GET /login': { expect: all(200) },

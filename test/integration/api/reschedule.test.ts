@@ -1,0 +1,316 @@
+import { randomUUID } from 'node:crypto';
+import { expect } from 'chai';
+import { sql } from 'kysely';
+import supertest from 'supertest';
+import { bookingHandlers, redriveStalledSagas } from '../../../lib/booking/booking-handlers.js';
+import { manualClock } from '../../../lib/clock.js';
+import type { TestApp } from '../../support/app.js';
+import { expectError, rowCounts, startApiApp, trackWrites } from '../../support/api-helpers.js';
+import { confirmedBooking, pricedBooking, type PaidBooking } from '../../support/confirmed-booking.js';
+import { createService, loggedInAdmin, signedUpPatient } from '../../support/factories.js';
+import type { Client } from '../../support/http.js';
+
+describe('API: POST /api/bookings/:id/reschedule', function () {
+  this.timeout(30_000);
+  // 12:00 IST on Tuesday 1 December 2026; the clinic is open 09:00–18:00 and changes close 120 minutes ahead.
+  const clock = manualClock('2026-12-01T06:30:00Z');
+  const TODAY_15_00 = { start: '2026-12-01T15:00:00+05:30', end: '2026-12-01T15:15:00+05:30' };
+  const TOMORROW_10_00 = '2026-12-02T10:00:00+05:30';
+  let testApp: TestApp;
+  let cleanUp: () => Promise<void>;
+  let patient: { client: Client; user: { id: string; email: string } };
+  let service: { id: string; name: string; pricePaise: number };
+  const handlers = bookingHandlers({ afterMs: 60_000, limit: 1 });
+
+  before(async () => {
+    testApp = await startApiApp({
+      clock,
+      env: { SESSION_IDLE_MINUTES: '2880', SESSION_ABSOLUTE_HOURS: '48', CANCELLATION_CUTOFF_MINUTES: '120' },
+    });
+    cleanUp = await trackWrites(testApp.db);
+    patient = await signedUpPatient(testApp.app);
+    service = await createService(testApp.db, { pricePaise: 65_000 });
+  });
+  after(async () => {
+    await cleanUp?.();
+    await testApp?.close();
+  });
+  beforeEach(() => clock.set('2026-12-01T06:30:00Z'));
+
+  /** A confirmed booking of the patient, at 15:00 IST today unless it is a walk-in. */
+  async function confirmed(
+    appointment: { start: string; end: string } | null = TODAY_15_00,
+  ): Promise<PaidBooking> {
+    const booking = await confirmedBooking(testApp.db, handlers, {
+      userId: patient.user.id,
+      services: [service],
+    });
+    // The slot as the scheduling step would have settled it; backdated by hand (created_at is read-only).
+    await sql`UPDATE booking.bookings
+      SET created_at = '2026-12-01T06:30:00Z',
+          slot_start = ${appointment?.start ?? null}::timestamptz,
+          slot_end = ${appointment?.end ?? null}::timestamptz,
+          slot_outcome = ${appointment ? 'reserved' : 'skipped'}
+      WHERE id = ${booking.id}`.execute(testApp.db);
+    return booking;
+  }
+
+  const reschedule = (client: Client, id: string, body?: object, headers?: Record<string, string>) =>
+    client.post(`/api/bookings/${id}/reschedule`, body, headers);
+
+  async function rescheduleEvents(bookingId: string) {
+    const rows = await testApp.db
+      .selectFrom('bus.outbox')
+      .select('payload')
+      .where(sql<string>`payload->>'bookingId'`, '=', bookingId)
+      .where(sql<string>`payload->>'type'`, '=', 'RescheduleRequested')
+      .execute();
+    return rows.map((row) => row.payload as { data: Record<string, unknown>; correlationId: string });
+  }
+
+  async function changeOf(bookingId: string) {
+    return testApp.db
+      .selectFrom('booking.bookings')
+      .select(['status', 'change', 'change_slot_start', 'slot_start'])
+      .where('id', '=', bookingId)
+      .executeTakeFirstOrThrow();
+  }
+
+  it('accepts a reschedule with 202 and starts it: RescheduleRequested in the outbox, the booking keeps its slot meanwhile', async () => {
+    const booking = await confirmed();
+    const res = await reschedule(patient.client, booking.id, { slotStart: TOMORROW_10_00 });
+    expect(res.status, res.text).to.equal(202);
+    expect(res.body.booking).to.include({
+      id: booking.id,
+      reference: booking.reference,
+      status: 'CONFIRMED',
+    });
+    const events = await rescheduleEvents(booking.id);
+    expect(events).to.have.length(1);
+    expect(events[0]?.correlationId).to.equal(booking.correlationId);
+    expect(events[0]?.data).to.deep.equal({
+      reference: booking.reference,
+      slotStart: TOMORROW_10_00,
+      previousSlotStart: TODAY_15_00.start,
+      reason: null,
+      requestedBy: 'patient',
+      actor: patient.user.email,
+    });
+    const row = await changeOf(booking.id);
+    expect(row.status).to.equal('CONFIRMED');
+    expect(row.change).to.equal('rescheduling');
+    expect(row.change_slot_start?.toISOString()).to.equal(new Date(TOMORROW_10_00).toISOString());
+    expect(row.slot_start?.toISOString()).to.equal(new Date(TODAY_15_00.start).toISOString());
+    const status = await patient.client.get(`/api/bookings/${booking.id}/status`).expect(200);
+    expect(status.body.booking.change).to.equal('rescheduling');
+    expect(status.body.booking.rescheduleTo).to.equal(TOMORROW_10_00);
+    expect(status.body.booking.events.map((e: { type: string }) => e.type)).to.include('RescheduleRequested');
+  });
+
+  it('applies the cutoff to the current appointment: 121 minutes before yes, 119 minutes before too late', async () => {
+    const early = await confirmed();
+    const late = await confirmed();
+    clock.set('2026-12-01T07:29:00Z'); // 12:59 IST, 121 minutes before 15:00
+    expect((await reschedule(patient.client, early.id, { slotStart: TOMORROW_10_00 })).status).to.equal(202);
+    clock.set('2026-12-01T07:31:00Z'); // 13:01 IST
+    expectError(
+      await reschedule(patient.client, late.id, { slotStart: TOMORROW_10_00 }),
+      409,
+      'too_late_to_change',
+    );
+    expect(await rescheduleEvents(late.id)).to.have.length(0);
+  });
+
+  it('gives a walk-in a time until the end of its IST day', async () => {
+    const walkIn = await confirmed(null);
+    const tooLate = await confirmed(null);
+    const res = await reschedule(patient.client, walkIn.id, { slotStart: TOMORROW_10_00 });
+    expect(res.status, res.text).to.equal(202);
+    expect((await rescheduleEvents(walkIn.id))[0]?.data).to.include({ previousSlotStart: null });
+    clock.set('2026-12-01T18:31:00Z'); // 00:01 IST the next day
+    expectError(
+      await reschedule(patient.client, tooLate.id, { slotStart: TOMORROW_10_00 }),
+      409,
+      'too_late_to_change',
+    );
+  });
+
+  it('refuses a second change while one is under way: of two reschedules at once exactly one starts; a cancel is refused too', async () => {
+    const booking = await confirmed();
+    const answers = await Promise.all([
+      reschedule(patient.client, booking.id, { slotStart: TOMORROW_10_00 }),
+      reschedule(patient.client, booking.id, { slotStart: '2026-12-02T11:00:00+05:30' }),
+    ]);
+    expect(answers.map((res) => res.status).sort()).to.deep.equal([202, 409]);
+    expectError(
+      answers.find((res) => res.status === 409)!,
+      409,
+      'not_changeable',
+    );
+    expect(await rescheduleEvents(booking.id)).to.have.length(1);
+    expectError(await patient.client.post(`/api/bookings/${booking.id}/cancel`, {}), 409, 'not_changeable');
+  });
+
+  it('of a cancel and a reschedule at once exactly one starts', async () => {
+    const booking = await confirmed();
+    const [moved, cancelled] = await Promise.all([
+      reschedule(patient.client, booking.id, { slotStart: TOMORROW_10_00 }),
+      patient.client.post(`/api/bookings/${booking.id}/cancel`, {}),
+    ]);
+    expect([moved.status, cancelled.status].sort()).to.deep.equal([202, 409]);
+    const row = await changeOf(booking.id);
+    expect(row.change).to.equal(moved.status === 202 ? 'rescheduling' : 'cancelling');
+    expectError(
+      await reschedule(patient.client, booking.id, { slotStart: TOMORROW_10_00 }),
+      409,
+      'not_changeable',
+    );
+  });
+
+  it('answers a retried request with the same Idempotency-Key with 202 again, starting one reschedule', async () => {
+    const booking = await confirmed();
+    const key = `move-${randomUUID()}`;
+    const first = await reschedule(
+      patient.client,
+      booking.id,
+      { slotStart: TOMORROW_10_00 },
+      { 'Idempotency-Key': key },
+    );
+    const retry = await reschedule(
+      patient.client,
+      booking.id,
+      { slotStart: TOMORROW_10_00 },
+      { 'Idempotency-Key': key },
+    );
+    expect([first.status, retry.status]).to.deep.equal([202, 202]);
+    expect(retry.body).to.deep.equal(first.body);
+    expect(await rescheduleEvents(booking.id)).to.have.length(1);
+  });
+
+  it('refuses a booking that is not confirmed, or is cancelled, with 409 not_changeable', async () => {
+    const pending = await pricedBooking(testApp.db, handlers, {
+      userId: patient.user.id,
+      services: [service],
+    });
+    expectError(
+      await reschedule(patient.client, pending.id, { slotStart: TOMORROW_10_00 }),
+      409,
+      'not_changeable',
+    );
+    const cancelled = await confirmed();
+    await sql`UPDATE booking.bookings SET status = 'CANCELLED' WHERE id = ${cancelled.id}`.execute(
+      testApp.db,
+    );
+    expectError(
+      await reschedule(patient.client, cancelled.id, { slotStart: TOMORROW_10_00 }),
+      409,
+      'not_changeable',
+    );
+    expect(await rescheduleEvents(pending.id)).to.have.length(0);
+    expect(await rescheduleEvents(cancelled.id)).to.have.length(0);
+  });
+
+  it('answers 404 for another patient’s booking, a missing one and a malformed id, writing nothing', async () => {
+    const booking = await confirmed();
+    const other = await signedUpPatient(testApp.app);
+    const before = await rowCounts(testApp.db);
+    const body = { slotStart: TOMORROW_10_00 };
+    expectError(await reschedule(other.client, booking.id, body), 404, 'not_found');
+    expectError(await reschedule(patient.client, randomUUID(), body), 404, 'not_found');
+    expectError(await reschedule(patient.client, 'not-a-uuid', body), 404);
+    expect(await rowCounts(testApp.db)).to.deep.equal(before);
+  });
+
+  it('refuses a time that is not an offered slot start with 4xx, as a booking does, writing nothing', async () => {
+    const booking = await confirmed();
+    const before = await rowCounts(testApp.db);
+    const unprocessable = [
+      '2026-12-02T10:05:00+05:30', // not a slot's start
+      '2026-12-06T10:00:00+05:30', // a Sunday: closed
+      '2026-12-01T12:30:00+05:30', // within the hour
+      '2026-11-30T10:00:00+05:30', // past
+      '2028-02-01T10:00:00+05:30', // beyond the booking horizon
+      TODAY_15_00.start, // where it is already
+    ];
+    for (const slotStart of unprocessable) {
+      expectError(await reschedule(patient.client, booking.id, { slotStart }), 422, 'validation_failed');
+    }
+    for (const body of [
+      {},
+      { slotStart: 'tomorrow' },
+      { slotStart: 42 },
+      { slotStart: [TOMORROW_10_00, TOMORROW_10_00] },
+      { slotStart: TOMORROW_10_00, reason: 'x'.repeat(501) },
+      { slotStart: TOMORROW_10_00, reason: 'nul\u0000byte' },
+      [],
+    ]) {
+      expectError(await reschedule(patient.client, booking.id, body), 400, 'validation_failed');
+    }
+    expect(await rowCounts(testApp.db)).to.deep.equal(before);
+    expect((await changeOf(booking.id)).change).to.equal(null);
+  });
+
+  it('lets an admin reschedule for the patient only with a reason, naming the admin as the actor', async () => {
+    const booking = await confirmed();
+    const admin = await loggedInAdmin(testApp.app, testApp.db);
+    expectError(
+      await reschedule(admin.client, booking.id, { slotStart: TOMORROW_10_00 }),
+      400,
+      'validation_failed',
+    );
+    expect(await rescheduleEvents(booking.id)).to.have.length(0);
+    const res = await reschedule(admin.client, booking.id, {
+      slotStart: TOMORROW_10_00,
+      reason: 'The doctor is away that afternoon',
+    });
+    expect(res.status, res.text).to.equal(202);
+    const [event] = await rescheduleEvents(booking.id);
+    expect(event?.data).to.include({
+      requestedBy: 'admin',
+      actor: admin.user.email,
+      reason: 'The doctor is away that afternoon',
+    });
+  });
+
+  it('is re-driven from the database when the slot decision is never heard of (Redis lost it)', async () => {
+    const booking = await confirmed();
+    expect((await reschedule(patient.client, booking.id, { slotStart: TOMORROW_10_00 })).status).to.equal(
+      202,
+    );
+    await testApp.db
+      .updateTable('bus.outbox')
+      .set({ published_at: new Date() })
+      .where(sql<string>`payload->>'bookingId'`, '=', booking.id)
+      .execute();
+    const row = await testApp.db
+      .selectFrom('booking.bookings')
+      .select('redrive_at')
+      .where('id', '=', booking.id)
+      .executeTakeFirstOrThrow();
+    expect(row.redrive_at).to.be.an.instanceOf(Date);
+    await redriveStalledSagas(testApp.db, new Date((row.redrive_at as Date).getTime() + 1), {
+      afterMs: 30_000,
+      limit: 5,
+    });
+    const again = await testApp.db
+      .selectFrom('bus.outbox')
+      .select('published_at')
+      .where(sql<string>`payload->>'bookingId'`, '=', booking.id)
+      .where(sql<string>`payload->>'type'`, '=', 'RescheduleRequested')
+      .executeTakeFirstOrThrow();
+    expect(again.published_at).to.equal(null);
+  });
+
+  it('refuses anonymous visitors (401) and requests without a CSRF token (403)', async () => {
+    const booking = await confirmed();
+    const anonymous = supertest.agent(testApp.app);
+    const url = `/api/bookings/${booking.id}/reschedule`;
+    expectError(await anonymous.post(url).send({ slotStart: TOMORROW_10_00 }), 403);
+    const token = (await anonymous.get('/api/csrf-token')).body.token as string;
+    expectError(
+      await anonymous.post(url).set('x-csrf-token', token).send({ slotStart: TOMORROW_10_00 }),
+      401,
+    );
+    expect(await rescheduleEvents(booking.id)).to.have.length(0);
+  });
+});
