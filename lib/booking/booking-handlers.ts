@@ -189,9 +189,9 @@ export function bookingHandlers(
     },
     RescheduleSlotReserved: async (event, context) => {
       const booking = await lockBooking(context.trx, event.bookingId);
+      // Only the answer to the move under way counts (a redelivered one is on the timeline already).
+      if (!answersMove(booking, event)) return;
       await recordTimeline(context.trx, [event]);
-      // Only the answer to the move under way (a redelivered or stale one changes nothing).
-      if (booking.change !== 'rescheduling' || booking.change_event_id !== event.causationId) return;
       const inviteSequence = booking.invite_sequence + 1;
       const rescheduled = context.emit('BookingRescheduled', {
         reference: booking.reference,
@@ -222,8 +222,8 @@ export function bookingHandlers(
     },
     RescheduleRejected: async (event, context) => {
       const booking = await lockBooking(context.trx, event.bookingId);
+      if (!answersMove(booking, event)) return;
       await recordTimeline(context.trx, [event]);
-      if (booking.change !== 'rescheduling' || booking.change_event_id !== event.causationId) return;
       // The booking keeps its slot and stays confirmed.
       await context.trx
         .updateTable('booking.bookings')
@@ -263,6 +263,11 @@ export function bookingHandlers(
       await settleCancellation(context, event.bookingId, redrive);
     },
   };
+}
+
+/** The scheduling answer to the reschedule under way (not a stale or repeated one). */
+function answersMove(booking: Booking, event: Event): boolean {
+  return booking.change === 'rescheduling' && booking.change_event_id === event.causationId;
 }
 
 /** A reschedule answered either way: no change under way, nothing to re-drive. */

@@ -166,6 +166,109 @@ describe('scheduling participant', () => {
     expect(await hold(bookingId)).to.include({ status: 'cancelled' });
   });
 
+  describe('a reschedule', () => {
+    const moveTo = (bookingId: string, slotStart: string, previousSlotStart: string | null) =>
+      sagaEvent(
+        'RescheduleRequested',
+        {
+          reference: 'MC-TEST-0001',
+          slotStart,
+          previousSlotStart,
+          reason: null,
+          requestedBy: 'patient',
+          actor: 'patient@example.com',
+        },
+        bookingId,
+      );
+    const cancellation = (bookingId: string) =>
+      sagaEvent(
+        'CancellationRequested',
+        { reference: 'MC-TEST-0001', reason: null, requestedBy: 'patient', actor: 'patient@example.com' },
+        bookingId,
+      );
+
+    it('takes the new place, then gives the old one back on its own slot; a later cancel frees the new one', async () => {
+      const monday = uniqueMonday();
+      const [from, to] = [formatIst(istInstant(monday, '09:00')), formatIst(istInstant(monday, '16:00'))];
+      const bookingId = randomUUID();
+      await handle(db, handlers, requested(from, bookingId));
+      const moved = await handle(db, handlers, moveTo(bookingId, to, from));
+      expect(moved.map((event) => [event.type, event.data])).to.deep.equal([
+        [
+          'RescheduleSlotReserved',
+          {
+            slotStart: to,
+            slotEnd: to.replace('T16:00', 'T16:15'),
+            previousSlotStart: from,
+            scheduleVersion: (await getSchedule(db)).version,
+          },
+        ],
+        ['SlotReleased', { slotStart: from, cause: 'reschedule' }],
+      ]);
+      expect([await held(from), await held(to)]).to.deep.equal([0, 1]);
+      expect(await hold(bookingId)).to.deep.include({ status: 'held', slot_start: new Date(to) });
+
+      const released = await handle(db, handlers, cancellation(bookingId));
+      expect(released.map((event) => [event.type, event.data])).to.deep.equal([
+        ['SlotReleased', { slotStart: to }],
+      ]);
+      expect(await handle(db, handlers, cancellation(bookingId))).to.deep.equal([]);
+      expect([await held(from), await held(to)]).to.deep.equal([0, 0]);
+    });
+
+    it('rejects a full new slot and keeps the old place', async () => {
+      const monday = uniqueMonday();
+      const [from, full] = [formatIst(istInstant(monday, '09:30')), formatIst(istInstant(monday, '15:00'))];
+      const bookingId = randomUUID();
+      await handle(db, handlers, requested(from, bookingId));
+      for (let i = 0; i < DEFAULT_SCHEDULE.capacity; i++) await handle(db, handlers, requested(full));
+      const answer = await handle(db, handlers, moveTo(bookingId, full, from));
+      expect(answer.map((event) => event.type)).to.deep.equal(['RescheduleRejected']);
+      expect(answer[0]?.data).to.deep.include({ slotStart: full });
+      expect([await held(from), await held(full)]).to.deep.equal([1, DEFAULT_SCHEDULE.capacity]);
+      expect(await hold(bookingId)).to.deep.include({ status: 'held', slot_start: new Date(from) });
+    });
+
+    it('gives a walk-in a place and releases nothing', async () => {
+      const to = formatIst(istInstant(uniqueMonday(), '10:00'));
+      const walkIn = requested(null);
+      await handle(db, handlers, walkIn);
+      const moved = await handle(db, handlers, moveTo(walkIn.bookingId as string, to, null));
+      expect(moved.map((event) => event.type)).to.deep.equal(['RescheduleSlotReserved']);
+      expect(moved[0]?.data).to.deep.include({ previousSlotStart: null });
+      expect(await held(to)).to.equal(1);
+    });
+
+    it('never goes above the capacity when moves and bookings race for the last places', async () => {
+      const monday = uniqueMonday();
+      const target = formatIst(istInstant(monday, '17:00'));
+      const movers = await Promise.all(
+        Array.from({ length: 6 }, async (_, i) => {
+          const bookingId = randomUUID();
+          const from = formatIst(istInstant(monday, `1${i}:15`));
+          await handle(db, handlers, requested(from, bookingId));
+          return { bookingId, from };
+        }),
+      );
+      const outcomes = await Promise.all([
+        ...movers.map(({ bookingId, from }) => handle(db, handlers, moveTo(bookingId, target, from))),
+        ...Array.from({ length: 4 }, () => handle(db, handlers, requested(target))),
+      ]);
+      const taken = outcomes
+        .flat()
+        .filter((e) => e.type === 'RescheduleSlotReserved' || e.type === 'SlotReserved');
+      expect(taken).to.have.length(DEFAULT_SCHEDULE.capacity);
+      expect(await held(target)).to.equal(DEFAULT_SCHEDULE.capacity);
+      // Each mover holds exactly one place: the new one, or its old one.
+      let places = 0;
+      for (const { bookingId, from } of movers) {
+        const row = await hold(bookingId);
+        places += (await held(from)) + (row.slot_start?.getTime() === new Date(target).getTime() ? 1 : 0);
+      }
+      expect(places).to.equal(movers.length);
+    });
+  });
+
   describe('while an admin changes the schedule', () => {
     afterEach(async () => {
       // Later suites expect the defaults.

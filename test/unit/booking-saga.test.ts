@@ -229,6 +229,18 @@ describe('booking saga state machine', () => {
       expect(awaitedStep(run(['slotReleased'], rejected.state).state)).to.equal(null);
     });
 
+    it('asks again for a reschedule of a confirmed booking until its slot decision is heard', () => {
+      const confirmed = pending({ status: 'CONFIRMED', slotOutcome: 'reserved', finalPaise: 50_000 });
+      expect(awaitedStep({ ...confirmed, rescheduling: true })).to.deep.equal({
+        event: 'RescheduleRequested',
+        owed: true,
+      });
+      expect(awaitedStep({ ...confirmed, rescheduling: false })).to.deep.equal({
+        event: 'BookingConfirmed',
+        owed: false,
+      });
+    });
+
     it('owes nothing to a booking whose slot was rejected', () => {
       expect(awaitedStep(run(['slotRejected'], pending({ slotOutcome: null })).state)).to.equal(null);
       expect(awaitedStep(run(['deadline', 'slotRejected'], pending({ slotOutcome: null })).state)).to.equal(

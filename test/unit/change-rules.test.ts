@@ -49,6 +49,19 @@ describe('change rules (cancel before the cutoff)', () => {
     expect(changeability({ status: 'CONFIRMED', change: 'cancelling', now, deadline })).to.equal(
       'not_changeable',
     );
+    // A move under way blocks a cancel and a second move until it is settled.
+    expect(changeability({ status: 'CONFIRMED', change: 'rescheduling', now, deadline })).to.equal(
+      'not_changeable',
+    );
+    expect(
+      cancellationSettled({
+        change: 'rescheduling',
+        status: 'CONFIRMED',
+        quotaOutcome: 'skipped',
+        quotaReleased: false,
+        refunded: true,
+      }),
+    ).to.equal(false);
     // Not changeable beats too late: a cancelled booking is not "too late to cancel".
     expect(changeability({ status: 'CANCELLED', change: null, now: deadline, deadline })).to.equal(
       'not_changeable',

@@ -4,7 +4,9 @@ import { sql } from 'kysely';
 import supertest from 'supertest';
 import { bookingHandlers, redriveStalledSagas } from '../../../lib/booking/booking-handlers.js';
 import { manualClock } from '../../../lib/clock.js';
+import { followUp, parseEvent, type Event } from '../../../lib/events/catalogue.js';
 import type { TestApp } from '../../support/app.js';
+import { handle } from '../../support/handlers.js';
 import { expectError, rowCounts, startApiApp, trackWrites } from '../../support/api-helpers.js';
 import { confirmedBooking, pricedBooking, type PaidBooking } from '../../support/confirmed-booking.js';
 import { createService, loggedInAdmin, signedUpPatient } from '../../support/factories.js';
@@ -299,6 +301,101 @@ describe('API: POST /api/bookings/:id/reschedule', function () {
       .where(sql<string>`payload->>'type'`, '=', 'RescheduleRequested')
       .executeTakeFirstOrThrow();
     expect(again.published_at).to.equal(null);
+  });
+
+  it('moves the booking when its new place is reserved, once; the old place’s release and stale answers change nothing', async () => {
+    const booking = await confirmed();
+    expect((await reschedule(patient.client, booking.id, { slotStart: TOMORROW_10_00 })).status).to.equal(
+      202,
+    );
+    const [asked] = await rescheduleEvents(booking.id);
+    const request = parseEvent(asked) as Event<'RescheduleRequested'>;
+    const reserved = followUp(request, 'RescheduleSlotReserved', {
+      slotStart: TOMORROW_10_00,
+      slotEnd: '2026-12-02T10:15:00+05:30',
+      previousSlotStart: TODAY_15_00.start,
+      scheduleVersion: 1,
+    });
+    const oldReleased = followUp(request, 'SlotReleased', {
+      slotStart: TODAY_15_00.start,
+      cause: 'reschedule',
+    });
+    // The release may overtake the reservation: it is only a step on the timeline.
+    expect(await handle(testApp.db, handlers, oldReleased)).to.deep.equal([]);
+    const who = await testApp.db
+      .selectFrom('booking.bookings')
+      .select(['patient_name', 'patient_email'])
+      .where('id', '=', booking.id)
+      .executeTakeFirstOrThrow();
+    const emitted = await handle(testApp.db, handlers, reserved);
+    expect(emitted.map((event) => [event.type, event.data])).to.deep.equal([
+      [
+        'BookingRescheduled',
+        {
+          reference: booking.reference,
+          previous: TODAY_15_00,
+          appointment: { start: TOMORROW_10_00, end: '2026-12-02T10:15:00+05:30' },
+          reason: null,
+          patient: { name: who.patient_name, email: who.patient_email },
+          inviteSequence: 1,
+        },
+      ],
+    ]);
+    expect(await handle(testApp.db, handlers, reserved)).to.deep.equal([]);
+    const stale = followUp(request, 'RescheduleRejected', { slotStart: TOMORROW_10_00, reason: 'full' });
+    expect(await handle(testApp.db, handlers, stale)).to.deep.equal([]);
+    const row = await testApp.db
+      .selectFrom('booking.bookings')
+      .select([
+        'status',
+        'change',
+        'slot_start',
+        'slot_end',
+        'slot_outcome',
+        'slot_released',
+        'invite_sequence',
+        'redrive_at',
+      ])
+      .where('id', '=', booking.id)
+      .executeTakeFirstOrThrow();
+    expect(row).to.deep.equal({
+      status: 'CONFIRMED',
+      change: null,
+      slot_start: new Date(TOMORROW_10_00),
+      slot_end: new Date('2026-12-02T10:15:00+05:30'),
+      slot_outcome: 'reserved',
+      slot_released: false,
+      invite_sequence: 1,
+      redrive_at: null,
+    });
+    const view = await patient.client.get(`/api/bookings/${booking.id}/status`).expect(200);
+    expect(view.body.booking.appointment).to.deep.equal({
+      start: TOMORROW_10_00,
+      end: '2026-12-02T10:15:00+05:30',
+    });
+    // Each step once, the stale rejection not among them (their order is the end-to-end suite's to check).
+    const types = (view.body.booking.events as { type: string }[]).map((e) => e.type);
+    expect(
+      types.filter((type) => type.includes('Reschedul') || type === 'SlotReleased').sort(),
+    ).to.deep.equal(['BookingRescheduled', 'RescheduleRequested', 'RescheduleSlotReserved', 'SlotReleased']);
+    // Free to change again.
+    expect(
+      (await reschedule(patient.client, booking.id, { slotStart: '2026-12-02T11:00:00+05:30' })).status,
+    ).to.equal(202);
+  });
+
+  it('keeps the booking’s time when the new slot is full, and lets it be changed again', async () => {
+    const booking = await confirmed();
+    expect((await reschedule(patient.client, booking.id, { slotStart: TOMORROW_10_00 })).status).to.equal(
+      202,
+    );
+    const request = parseEvent((await rescheduleEvents(booking.id))[0]) as Event<'RescheduleRequested'>;
+    const rejected = followUp(request, 'RescheduleRejected', { slotStart: TOMORROW_10_00, reason: 'full' });
+    expect(await handle(testApp.db, handlers, rejected)).to.deep.equal([]);
+    const row = await changeOf(booking.id);
+    expect(row).to.deep.include({ status: 'CONFIRMED', change: null, change_slot_start: null });
+    expect(row.slot_start?.toISOString()).to.equal(new Date(TODAY_15_00.start).toISOString());
+    expect((await patient.client.post(`/api/bookings/${booking.id}/cancel`, {})).status).to.equal(202);
   });
 
   it('refuses anonymous visitors (401) and requests without a CSRF token (403)', async () => {
