@@ -30,10 +30,13 @@ export async function pricedBooking(
   },
 ): Promise<PaidBooking> {
   const patient = options.patient ?? buildPatient();
-  const serviceIds = options.services.map((service) => service.id);
   const { booking } = await requestBooking(
     db,
-    { userId: options.userId ?? randomUUID(), patient, serviceIds },
+    {
+      userId: options.userId ?? randomUUID(),
+      patient,
+      serviceIds: options.services.map((service) => service.id),
+    },
     { clock: systemClock, deadlineMs: 600_000 },
   );
   const basePaise = options.services.reduce((sum, service) => sum + service.pricePaise, 0);
@@ -48,9 +51,23 @@ export async function pricedBooking(
     finalPaise: basePaise - discount,
   };
   const origin = (event: Event) => ({ ...event, correlationId: booking.correlationId }) as Event;
-  // A walk-in: the booking confirms only once it has heard how its place was settled.
-  const request = { serviceIds, patient: { gender: patient.gender, dateOfBirth: patient.dateOfBirth } };
-  await handle(db, handlers, origin(sagaEvent('SlotSkipped', { request }, booking.id)));
+  // A walk-in: the scheduling step has nothing to hold.
+  await handle(
+    db,
+    handlers,
+    origin(
+      sagaEvent(
+        'SlotSkipped',
+        {
+          request: {
+            serviceIds: options.services.map((service) => service.id),
+            patient: { gender: patient.gender, dateOfBirth: patient.dateOfBirth },
+          },
+        },
+        booking.id,
+      ),
+    ),
+  );
   await handle(
     db,
     handlers,
