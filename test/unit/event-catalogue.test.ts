@@ -89,6 +89,10 @@ describe('event catalogue', () => {
       'BookingFailed',
       'CancellationRequested',
       'BookingCancelled',
+      'RescheduleRequested',
+      'RescheduleSlotReserved',
+      'RescheduleRejected',
+      'BookingRescheduled',
     ]);
   });
 });

@@ -1,7 +1,11 @@
 import { expect } from 'chai';
 import ical from 'node-ical';
 import { buildInvite, inviteUid, type InviteInput } from '../../lib/confirmation/invite.js';
-import { describeVisit, parseMailbox } from '../../lib/confirmation/confirmation-message.js';
+import {
+  composeReschedule,
+  describeVisit,
+  parseMailbox,
+} from '../../lib/confirmation/confirmation-message.js';
 
 const input: InviteInput = {
   bookingId: '0b5c4d8e-1111-4222-8333-444455556666',
@@ -84,6 +88,35 @@ describe('calendar invite', () => {
     expect(describeVisit({ walkInDay: '2026-12-01' })).to.equal(
       'Tuesday, 1 December 2026, walk-in during opening hours',
     );
+  });
+
+  it('tells of a moved visit in text and HTML, with the updated invite: same UID, its SEQUENCE, the new time', async () => {
+    const message = await composeReschedule({
+      bookingId: input.bookingId,
+      reference: input.reference,
+      patient: { name: 'Asha <Verma>', email: 'asha@example.com' },
+      previous: input.visit,
+      visit: { appointment: { start: '2026-12-03T16:00:00+05:30', end: '2026-12-03T16:15:00+05:30' } },
+      reason: null,
+      clinic: input.clinic,
+      from: 'Sunrise Clinic <no-reply@clinic.example>',
+      sequence: 3,
+      at: new Date('2026-11-26T04:00:00Z'),
+    });
+    expect(message.subject).to.equal(
+      'Booking MC-7K2Q-9XD4 moved to Thursday, 3 December 2026, 4:00 pm – 4:15 pm IST',
+    );
+    expect(message.messageId).to.equal(`<reschedule-${input.bookingId}-3@clinic.example>`);
+    expect(message.text).to.contain('has moved').and.to.contain('Was: Tuesday, 1 December 2026, 10:30 am');
+    expect(message.text).to.contain('Now: Thursday, 3 December 2026, 4:00 pm');
+    expect(message.html).to.contain('has moved').and.to.contain('Asha &lt;Verma&gt;');
+    const ics = message.icalEvent?.content ?? '';
+    expect(message.icalEvent?.method).to.equal('REQUEST');
+    expect(ics).to.match(/^METHOD:REQUEST\r$/m);
+    expect(ics).to.contain('DTSTART;TZID=Asia/Kolkata:20261203T160000');
+    const event = onlyEvent(ics);
+    expect(event.uid).to.equal(inviteUid(input.bookingId));
+    expect(String(event.sequence)).to.equal('3');
   });
 
   it('reads the organizer from MAIL_FROM', () => {
