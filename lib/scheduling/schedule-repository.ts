@@ -95,6 +95,25 @@ export async function takePlace(trx: Trx, start: Date, capacity: number): Promis
   return taken?.held ?? null;
 }
 
+/**
+ * Locks the rows of several slots in start order (creating missing ones): a move takes one slot's
+ * place and gives another's back, and two moves the opposite way round must not wait on each other.
+ */
+export async function lockSlots(trx: Trx, starts: Date[]): Promise<void> {
+  await trx
+    .insertInto('scheduling.slots')
+    .values(starts.map((start) => ({ start, held: 0 })))
+    .onConflict((conflict) => conflict.doNothing())
+    .execute();
+  await trx
+    .selectFrom('scheduling.slots')
+    .select('start')
+    .where('start', 'in', starts)
+    .orderBy('start')
+    .forUpdate()
+    .execute();
+}
+
 export async function givePlaceBack(trx: Trx, start: Date): Promise<void> {
   await trx
     .updateTable('scheduling.slots')

@@ -5,7 +5,7 @@ import type { Clock } from '../clock.js';
 import type { Trx } from '../db/database.js';
 import type { HoldsTable } from '../db/schema.js';
 import { logger } from '../logger.js';
-import { givePlaceBack, readSchedule, takePlace } from './schedule-repository.js';
+import { givePlaceBack, lockSlots, readSchedule, takePlace } from './schedule-repository.js';
 import { formatIst, slotStartingAt } from './slot-rules.js';
 
 async function lockHold(trx: Trx, bookingId: string) {
@@ -105,12 +105,11 @@ export function schedulingHandlers({ clock }: { clock: Clock }): Handlers {
       // The same lock and conditional take as a booking's place: never above the capacity.
       const { schedule, version } = await readSchedule(trx, 'shared');
       const slot = slotStartingAt(schedule, start);
-      const held =
-        slot && start.getTime() > clock.now().getTime()
-          ? await takePlace(trx, start, schedule.capacity)
-          : null;
-      if (held === null || !slot) return reject(slot ? 'slot full or begun' : 'not a slot now');
       const previous = hold.status === 'held' ? hold.slot_start : null;
+      const open = slot !== null && start.getTime() > clock.now().getTime();
+      if (open && previous) await lockSlots(trx, [start, previous]);
+      const held = open ? await takePlace(trx, start, schedule.capacity) : null;
+      if (held === null || !slot) return reject(slot ? 'slot full or begun' : 'not a slot now');
       await trx
         .updateTable('scheduling.holds')
         .set({

@@ -239,6 +239,34 @@ describe('scheduling participant', () => {
       expect(await held(to)).to.equal(1);
     });
 
+    it('swaps two bookings’ slots at once without the moves waiting on each other', async () => {
+      const monday = uniqueMonday();
+      const pairs = await Promise.all(
+        ['09', '11', '13', '15'].map(async (hour) => {
+          const [a, b] = [
+            formatIst(istInstant(monday, `${hour}:00`)),
+            formatIst(istInstant(monday, `${hour}:45`)),
+          ];
+          const [first, second] = [randomUUID(), randomUUID()];
+          await handle(db, handlers, requested(a, first));
+          await handle(db, handlers, requested(b, second));
+          return { a, b, first, second };
+        }),
+      );
+      const outcomes = await Promise.all(
+        pairs.flatMap(({ a, b, first, second }) => [
+          handle(db, handlers, moveTo(first, b, a)),
+          handle(db, handlers, moveTo(second, a, b)),
+        ]),
+      );
+      expect(outcomes.map(([event]) => event?.type)).to.deep.equal(Array(8).fill('RescheduleSlotReserved'));
+      for (const { a, b, first, second } of pairs) {
+        expect([await held(a), await held(b)]).to.deep.equal([1, 1]);
+        expect((await hold(first)).slot_start).to.deep.equal(new Date(b));
+        expect((await hold(second)).slot_start).to.deep.equal(new Date(a));
+      }
+    });
+
     it('never goes above the capacity when moves and bookings race for the last places', async () => {
       const monday = uniqueMonday();
       const target = formatIst(istInstant(monday, '17:00'));
