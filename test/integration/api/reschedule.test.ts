@@ -398,6 +398,77 @@ describe('API: POST /api/bookings/:id/reschedule', function () {
     expect((await patient.client.post(`/api/bookings/${booking.id}/cancel`, {})).status).to.equal(202);
   });
 
+  describe('the reschedule page', () => {
+    const page = (id: string, query = '') => patient.client.get(`/bookings/${id}/reschedule${query}`);
+    const submit = async (id: string, form: Record<string, string>) =>
+      patient.client.agent
+        .post(`/bookings/${id}/reschedule`)
+        .type('form')
+        .set('x-csrf-token', await patient.client.csrf())
+        .send(form);
+
+    it('offers the chosen day’s times as radios labelled in IST, the current time not among the choices', async () => {
+      const booking = await confirmed();
+      const today = await page(booking.id).expect(200);
+      expect(today.headers['cache-control']).to.contain('no-store');
+      expect(today.text).to.contain(`Reschedule booking ${booking.reference}`);
+      expect(today.text).to.contain('1 Dec 2026, 15:00–15:15 IST');
+      // Today from 13:00 (an hour ahead of noon); 15:00 is the booking's own.
+      expect(today.text).to.match(
+        /<input type="radio" id="slot-202612011500" name="slotStart" value="2026-12-01T15:00:00\+05:30" disabled>/,
+      );
+      expect(today.text).to.not.contain('value="2026-12-01T12:45:00+05:30"');
+      expect(today.text).to.contain('value="2026-12-01T13:00:00+05:30"');
+      const tomorrow = await page(booking.id, '?day=2026-12-02').expect(200);
+      expect(tomorrow.text).to.contain('Times on Wed 2 Dec');
+      expect(tomorrow.text).to.match(/<label for="slot-202612021000">10:00<\/label>/);
+      // A day that is not offered (or not a day) shows the first one.
+      for (const day of ['2027-01-01', 'garbage', '']) {
+        expect((await page(booking.id, `?day=${day}`).expect(200)).text).to.contain('Times on Tue 1 Dec');
+      }
+    });
+
+    it('shows the form again with its message for a missing or unbookable time, changing nothing', async () => {
+      const booking = await confirmed();
+      const before = await rowCounts(testApp.db);
+      const missing = await submit(booking.id, { reason: 'Clash at work' });
+      expect(missing.status).to.equal(400);
+      expect(missing.text).to.contain('There is a problem').and.to.contain('href="#slot-picker"');
+      expect(missing.text).to.contain('Clash at work');
+      const closed = await submit(booking.id, { slotStart: '2026-12-06T10:00:00+05:30', day: '2026-12-06' });
+      expect(closed.status).to.equal(422);
+      expect(closed.text).to.contain('the clinic is closed that day');
+      expect(await rowCounts(testApp.db)).to.deep.equal(before);
+    });
+
+    it('starts the move and sends the patient to the status page, which follows it', async () => {
+      const booking = await confirmed();
+      const res = await submit(booking.id, { slotStart: TOMORROW_10_00, day: '2026-12-02' });
+      expect(res.status).to.equal(303);
+      expect(res.headers.location).to.equal(`/bookings/${booking.id}`);
+      expect(await rescheduleEvents(booking.id)).to.have.length(1);
+      const status = await patient.client.get(`/bookings/${booking.id}`).expect(200);
+      expect(status.text).to.contain('We are moving your visit to 2 Dec 2026, 10:00 IST');
+      expect(status.text).to.match(/class="button secondary reschedule-link"[^>]* hidden>Reschedule/);
+      const again = await page(booking.id).expect(409);
+      expect(again.text).to.contain('This booking is being moved already.');
+    });
+
+    it('shows the Reschedule link beside Cancel booking on a booking that can still change', async () => {
+      const booking = await confirmed();
+      const status = await patient.client.get(`/bookings/${booking.id}`).expect(200);
+      expect(status.text).to.match(
+        new RegExp(
+          `<a class="button secondary reschedule-link" href="/bookings/${booking.id}/reschedule">Reschedule</a>`,
+        ),
+      );
+      clock.set('2026-12-01T07:31:00Z'); // past the cutoff
+      const late = await patient.client.get(`/bookings/${booking.id}`).expect(200);
+      expect(late.text).to.match(/reschedule-link"[^>]* hidden>Reschedule/);
+      expect((await page(booking.id).expect(409)).text).to.contain('It is too late to reschedule');
+    });
+  });
+
   it('refuses anonymous visitors (401) and requests without a CSRF token (403)', async () => {
     const booking = await confirmed();
     const anonymous = supertest.agent(testApp.app);
