@@ -78,14 +78,28 @@ if (root && !settled(root.dataset.status, root.dataset.change)) {
           booking.reason ? ` ${booking.reason}` : '',
         );
       case 'REJECTED':
-      case 'FAILED':
-        return el(
+      case 'FAILED': {
+        const notice = el(
           'p',
           { class: 'notice notice--bad' },
           booking.status === 'REJECTED' ? 'Your booking was rejected' : 'Your booking failed',
           ': ',
           el('span', { class: 'reason' }, booking.reason ?? ''),
         );
+        const slotTaken =
+          booking.status === 'REJECTED' && booking.events.some((event) => event.type === 'SlotRejected');
+        if (!slotTaken) return notice;
+        const again = el(
+          'div',
+          { class: 'actions book-again' },
+          el('a', { class: 'button', href: `/bookings/${booking.id}/book-again` }, 'Choose another time'),
+          ' ',
+          el('span', { class: 'hint' }, 'Your entries and services are kept.'),
+        );
+        const both = document.createDocumentFragment();
+        both.append(notice, again);
+        return both;
+      }
       default:
         return el('p', { class: 'notice' }, 'We are working on your booking. This page updates by itself.');
     }

@@ -50,6 +50,15 @@ export const istDateTime = (at) => {
   return `${date}, ${time} IST`;
 };
 
+const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+
+/** An appointment's start as patients read it: "Wed 2 Dec 2026, 09:15 IST". */
+export const appointmentTime = (at) => {
+  const d = new Date(new Date(at).getTime() + IST_OFFSET_MS);
+  const { date, time } = istParts(at);
+  return `${WEEKDAYS[d.getUTCDay()]} ${date}, ${time.slice(0, 5)} IST`;
+};
+
 export const duration = (ms) => {
   if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
   if (ms < 60000) return `${(Math.round(ms / 100) / 10).toFixed(1)} s`;

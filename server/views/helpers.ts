@@ -82,6 +82,15 @@ export const istDateTime = (at: string | Date): string => {
   return `${date}, ${time} IST`;
 };
 
+const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+
+/** An appointment's start as patients read it: "Wed 2 Dec 2026, 09:15 IST". */
+export const appointmentTime = (at: string | Date): string => {
+  const d = new Date(new Date(at).getTime() + IST_OFFSET_MS);
+  const { date, time } = istParts(at);
+  return `${WEEKDAYS[d.getUTCDay()]} ${date}, ${time.slice(0, 5)} IST`;
+};
+
 /** A 'YYYY-MM-DD' calendar date as "14 Jul 1988" (no time zone: it is a date, not an instant). */
 export const calendarDate = (isoDate: string): string => {
   const [year, month, day] = isoDate.split('-').map(Number) as [number, number, number];
@@ -131,6 +140,7 @@ export const viewHelpers = {
   istDay,
   istTime,
   istDateTime,
+  appointmentTime,
   calendarDate,
   duration,
   statusWord,

@@ -26,6 +26,14 @@ describe('view helpers (server) and their browser twin', () => {
     }
   });
 
+  it('show an appointment with its weekday, in IST', () => {
+    expect(server.appointmentTime('2026-12-02T09:15:00+05:30')).to.equal('Wed 2 Dec 2026, 09:15 IST');
+    // 18:30 UTC is already the next IST day.
+    expect(server.appointmentTime('2026-12-05T18:30:00.000Z')).to.equal('Sun 6 Dec 2026, 00:00 IST');
+    for (const at of [...instants, '2026-12-02T09:15:00+05:30'])
+      expect(twin.appointmentTime!(at)).to.equal(server.appointmentTime(at));
+  });
+
   it('show the time between steps', () => {
     const cases: [number, string][] = [
       [0, '0 ms'],

@@ -158,6 +158,11 @@ const MATRIX: Record<string, Entry> = {
     path: (f) => `/bookings/${f.bookingId}`,
     expect: { anonymous: 302, patient: 200, otherPatient: 404, admin: 200 },
   },
+  // The same visit booked again at another time: only its own patient's wizard is filled.
+  'GET /bookings/:id/book-again': {
+    path: (f) => `/bookings/${f.bookingId}/book-again`,
+    expect: { anonymous: 303, patient: 303, otherPatient: 404, admin: 403 },
+  },
   'POST /wizard': { form: true, expect: { anonymous: 303, patient: 400, otherPatient: 400, admin: 403 } },
   'POST /wizard/confirm': {
     form: true,
