@@ -21,7 +21,6 @@ import {
   configChange,
   deadLetterId,
   replayGroupBody,
-  serviceChange,
   serviceFields,
   uuid,
 } from './admin-schemas.js';
@@ -162,11 +161,12 @@ export function adminPages(deps: AdminDeps): Router {
   const saveService = async (req: Request, res: Response, serviceId: string | null) => {
     const body = formBody(req);
     try {
-      const input = serviceForm(body);
+      // The page's form is always whole (an unticked Active is simply absent): a partial post is an error.
+      const input = parse(serviceFields, serviceForm(body));
       const actor = currentUser(req).email;
       const service = serviceId
-        ? await updateService(deps.db, actor, serviceId, parse(serviceChange, input))
-        : await createService(deps.db, actor, parse(serviceFields, input));
+        ? await updateService(deps.db, actor, serviceId, input)
+        : await createService(deps.db, actor, input);
       res.redirect(303, `/admin/services?saved=${encodeURIComponent(service.name)}`);
     } catch (error) {
       const { status, errors } = formErrors(res, error, SERVICE_FIELDS);

@@ -1,5 +1,7 @@
+import path from 'node:path';
 import { expect } from 'chai';
 import type { Browser, Page } from 'playwright-core';
+import { projectRoot } from '../../lib/paths.js';
 import { launchBrowser, serve } from '../support/browser.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { buildUser, createService } from '../support/factories.js';
@@ -60,6 +62,23 @@ describe('pages in a real browser', function () {
     await page.locator('header').getByRole('link', { name: 'Log in' }).waitFor();
     expect(await page.locator('.who').count()).to.equal(0);
     expect(problems).to.deep.equal([]);
+  });
+
+  it('keeps the page within a 360 px phone for the longest name a patient may give', async () => {
+    const user = buildUser({ name: 'Venkatanarasimharajuvaripeta'.repeat(4).slice(0, 100) });
+    await page.setViewportSize({ width: 360, height: 740 });
+    await page.goto(`${server.url}/signup`);
+    await page.getByLabel('Full name').fill(user.name);
+    await page.getByLabel('Email').fill(user.email);
+    await page.getByLabel('Password').fill(user.password);
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.waitForURL(`${server.url}/`);
+    await page.getByText(user.name).waitFor();
+    const width = await page.locator('html').evaluate((html) => html.scrollWidth);
+    expect(width).to.be.at.most(360);
+    await page.screenshot({
+      path: path.join(projectRoot, 'test', 'output', 'screenshots', 'long-name-360.png'),
+    });
   });
 
   it('re-renders the login form with a message on wrong credentials', async () => {

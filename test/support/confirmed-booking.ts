@@ -29,11 +29,12 @@ export async function pricedBooking(
     discountBasisPoints?: number;
   },
 ): Promise<PaidBooking> {
+  const patient = options.patient ?? buildPatient();
   const { booking } = await requestBooking(
     db,
     {
       userId: options.userId ?? randomUUID(),
-      patient: options.patient ?? buildPatient(),
+      patient,
       serviceIds: options.services.map((service) => service.id),
     },
     { clock: systemClock, deadlineMs: 600_000 },
@@ -50,6 +51,23 @@ export async function pricedBooking(
     finalPaise: basePaise - discount,
   };
   const origin = (event: Event) => ({ ...event, correlationId: booking.correlationId }) as Event;
+  // A walk-in: the scheduling step has nothing to hold.
+  await handle(
+    db,
+    handlers,
+    origin(
+      sagaEvent(
+        'SlotSkipped',
+        {
+          request: {
+            serviceIds: options.services.map((service) => service.id),
+            patient: { gender: patient.gender, dateOfBirth: patient.dateOfBirth },
+          },
+        },
+        booking.id,
+      ),
+    ),
+  );
   await handle(
     db,
     handlers,

@@ -135,12 +135,28 @@ describe('admin pages: access and hostile form input', function () {
       });
     }
 
+    it('shows the edit form again for an empty or partial post, leaving the service as it was', async () => {
+      const existing = await createService(testApp.db);
+      const before = await counts();
+      for (const body of ['', 'price=250']) {
+        const res = await formPost(admin.client, `/admin/services/${existing.id}`, body);
+        expect(res.status, body).to.equal(400);
+        expect(res.text).to.contain('There is a problem').and.contain('Name:');
+      }
+      expect(await counts()).to.deep.equal(before);
+      const row = await testApp.db
+        .selectFrom('catalogue.services')
+        .select(['active', 'price_paise', 'name'])
+        .where('id', '=', existing.id)
+        .executeTakeFirstOrThrow();
+      expect(row).to.deep.equal({ active: true, price_paise: existing.pricePaise, name: existing.name });
+    });
+
     it('answers 404 for a service that does not exist, and 409 on the form for a name taken', async () => {
       const existing = await createService(testApp.db);
-      expect((await formPost(admin.client, `/admin/services/${randomUUID()}`, 'price=1')).status).to.equal(
-        404,
-      );
-      expect((await formPost(admin.client, '/admin/services/not-an-id', 'price=1')).status).to.equal(404);
+      const whole = 'name=Scan+x&price=1&gender=all&active=on';
+      expect((await formPost(admin.client, `/admin/services/${randomUUID()}`, whole)).status).to.equal(404);
+      expect((await formPost(admin.client, '/admin/services/not-an-id', whole)).status).to.equal(404);
       const before = await counts();
       const taken = await formPost(
         admin.client,
