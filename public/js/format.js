@@ -59,6 +59,12 @@ export const appointmentTime = (at) => {
   return `${WEEKDAYS[d.getUTCDay()]} ${date}, ${time.slice(0, 5)} IST`;
 };
 
+/** Today's fill rate as the dashboard shows it: "42.2% (38 of 90 places held)". */
+export const fillRateText = (day) =>
+  day.fillRate === null
+    ? `No places offered (closed)${day.held > 0 ? `; ${day.held} held` : ''}`
+    : `${Math.round(day.fillRate * 1000) / 10}% (${day.held} of ${day.places} places held)`;
+
 export const duration = (ms) => {
   if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
   if (ms < 60000) return `${(Math.round(ms / 100) / 10).toFixed(1)} s`;

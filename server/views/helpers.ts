@@ -91,6 +91,12 @@ export const appointmentTime = (at: string | Date): string => {
   return `${WEEKDAYS[d.getUTCDay()]} ${date}, ${time.slice(0, 5)} IST`;
 };
 
+/** Today's fill rate as the dashboard shows it: "42.2% (38 of 90 places held)". */
+export const fillRateText = (day: { held: number; places: number; fillRate: number | null }): string =>
+  day.fillRate === null
+    ? `No places offered (closed)${day.held > 0 ? `; ${day.held} held` : ''}`
+    : `${Math.round(day.fillRate * 1000) / 10}% (${day.held} of ${day.places} places held)`;
+
 /** A 'YYYY-MM-DD' calendar date as "14 Jul 1988" (no time zone: it is a date, not an instant). */
 export const calendarDate = (isoDate: string): string => {
   const [year, month, day] = isoDate.split('-').map(Number) as [number, number, number];
@@ -141,6 +147,7 @@ export const viewHelpers = {
   istTime,
   istDateTime,
   appointmentTime,
+  fillRateText,
   calendarDate,
   duration,
   statusWord,

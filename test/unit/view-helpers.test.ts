@@ -34,6 +34,19 @@ describe('view helpers (server) and their browser twin', () => {
       expect(twin.appointmentTime!(at)).to.equal(server.appointmentTime(at));
   });
 
+  it('show today’s fill rate as a percentage and the places', () => {
+    const days = [
+      { held: 38, places: 90, fillRate: 0.422 },
+      { held: 0, places: 108, fillRate: 0 },
+      { held: 0, places: 0, fillRate: null },
+      { held: 2, places: 0, fillRate: null },
+    ];
+    expect(server.fillRateText(days[0]!)).to.equal('42.2% (38 of 90 places held)');
+    expect(server.fillRateText(days[2]!)).to.equal('No places offered (closed)');
+    for (const day of days)
+      expect((browser as typeof server).fillRateText(day)).to.equal(server.fillRateText(day));
+  });
+
   it('show the time between steps', () => {
     const cases: [number, string][] = [
       [0, '0 ms'],
