@@ -135,9 +135,16 @@ const MATRIX: Record<string, Entry> = {
   'GET /admin': { expect: adminPage(200) },
   'GET /admin/services': { expect: adminPage(200) },
   'POST /admin/services': { form: true, expect: adminPage(400) },
-  // A service of its own: the edit form is saved as sent (an empty form deactivates it).
+  // A service of its own: the edit form, whole as the page sends it, is saved.
   'POST /admin/services/:id': {
     path: (f) => `/admin/services/${f.editedServiceId}`,
+    body: () => ({
+      name: 'Matrix edited service',
+      description: '',
+      price: '100.00',
+      gender: 'all',
+      active: 'on',
+    }),
     form: true,
     expect: adminPage(303),
   },
@@ -145,6 +152,10 @@ const MATRIX: Record<string, Entry> = {
   'POST /admin/discounts': { form: true, expect: adminPage(400) },
   'GET /admin/bookings': { expect: adminPage(200) },
   'GET /admin/bookings/:id': { path: (f) => `/admin/bookings/${f.bookingId}`, expect: adminPage(200) },
+  'GET /admin/schedule': { expect: adminPage(200) },
+  // An empty form is refused (every field missing) before anything is saved.
+  'POST /admin/schedule': { form: true, expect: adminPage(400) },
+  'GET /admin/appointments': { expect: adminPage(200) },
   'GET /admin/logs': { expect: adminPage(200) },
   'GET /admin/dead-letters': { expect: adminPage(200) },
   'POST /admin/dead-letters/replay': { form: true, expect: adminPage(400) },
