@@ -47,6 +47,7 @@ const schema = z.object({
   CONSUMER_NAME: optionalText,
   DYNO: optionalText,
   BUS_MAX_DELIVERIES: int(5, 1),
+  BUS_MAX_UNFINISHED_DELIVERIES: int(20, 1),
   BUS_CLAIM_IDLE_MS: int(30_000, 100),
   BUS_BATCH_SIZE: int(32, 1),
   BUS_BLOCK_MS: int(2_000, 10),

@@ -53,6 +53,7 @@ export async function runParticipant(participant: Participant): Promise<void> {
     blockMs: config.BUS_BLOCK_MS,
     claimIdleMs: config.BUS_CLAIM_IDLE_MS,
     maxDeliveries: config.BUS_MAX_DELIVERIES,
+    maxUnfinishedDeliveries: config.BUS_MAX_UNFINISHED_DELIVERIES,
     // One connection of the pool stays free for the relay and the background work.
     maxTransactions: Math.max(1, config.DATABASE_POOL_SIZE - 1),
     transactionPerBatch: participant.transactionPerBatch ?? false,

@@ -10,8 +10,7 @@ export type SecurityEventType =
   | 'SignedUp'
   | 'LoggedOut'
   | 'PasswordChanged'
-  | 'AdminAction'
-  | 'DeadLetterReplayed';
+  | 'AdminAction';
 
 export interface SecurityEvent {
   type: SecurityEventType;

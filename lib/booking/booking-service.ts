@@ -228,19 +228,41 @@ export interface BookingFilter {
   limit?: number;
 }
 
+/**
+ * The bookings as the API shows them, in one statement: the booking, its services and its timeline
+ * come from one snapshot (a handler committing meanwhile cannot put the timeline ahead of the status),
+ * in one round trip.
+ */
 export async function getBookingViews(db: Db, filter: BookingFilter): Promise<BookingView[]> {
-  // One snapshot for the three reads: a handler committing between them must not show a timeline
-  // that is ahead of the booking's own status and price.
-  return db
-    .transaction()
-    .setIsolationLevel('repeatable read')
-    .execute((trx) => readBookingViews(trx, filter));
+  return (await readBookingViews(db, filter)).map(({ userId: _owner, ...view }) => view);
 }
 
-async function readBookingViews(db: Trx, filter: BookingFilter): Promise<BookingView[]> {
+/** One booking's view and its owner, or null. */
+export async function getBookingView(db: Db, id: string): Promise<(BookingView & { userId: string }) | null> {
+  const [view] = await readBookingViews(db, { ids: [id], limit: 1 });
+  return view ?? null;
+}
+
+type ViewLine = { id: string; name: string; pricePaise: number | null };
+type ViewEvent = { type: string; occurredAt: string };
+
+async function readBookingViews(
+  db: Db,
+  filter: BookingFilter,
+): Promise<(BookingView & { userId: string })[]> {
   let query = db
     .selectFrom('booking.bookings')
     .selectAll()
+    .select([
+      sql<ViewLine[]>`(
+        SELECT coalesce(json_agg(json_build_object(
+          'id', line.service_id, 'name', line.name, 'pricePaise', line.price_paise) ORDER BY line.position), '[]')
+        FROM booking.booking_services line WHERE line.booking_id = booking.bookings.id)`.as('lines'),
+      sql<ViewEvent[]>`(
+        SELECT coalesce(json_agg(json_build_object('type', step.type, 'occurredAt', step.occurred_at)
+          ORDER BY step.occurred_at, array_position(${[...SAGA_STEP_ORDER]}::text[], step.type), step.event_id), '[]')
+        FROM booking.timeline step WHERE step.booking_id = booking.bookings.id)`.as('steps'),
+    ])
     .limit(filter.limit ?? 200);
   if (filter.appointmentDate) {
     const dayStart = istInstant(filter.appointmentDate, '00:00');
@@ -269,24 +291,9 @@ async function readBookingViews(db: Trx, filter: BookingFilter): Promise<Booking
     );
   }
   const bookings = await query.execute();
-  if (bookings.length === 0) return [];
-  const ids = bookings.map((booking) => booking.id);
-  const lines = await db
-    .selectFrom('booking.booking_services')
-    .selectAll()
-    .where('booking_id', 'in', ids)
-    .orderBy('position')
-    .execute();
-  const timeline = await db
-    .selectFrom('booking.timeline')
-    .selectAll()
-    .where('booking_id', 'in', ids)
-    .orderBy('occurred_at')
-    .orderBy(sql`array_position(${[...SAGA_STEP_ORDER]}::text[], type)`)
-    .orderBy('event_id')
-    .execute();
   return bookings.map((booking) => ({
     id: booking.id,
+    userId: booking.user_id,
     reference: booking.reference,
     status: booking.status,
     reason: booking.reason,
@@ -297,9 +304,7 @@ async function readBookingViews(db: Trx, filter: BookingFilter): Promise<Booking
       gender: booking.patient_gender,
       dateOfBirth: booking.patient_date_of_birth,
     },
-    services: lines
-      .filter((line) => line.booking_id === booking.id)
-      .map((line) => ({ id: line.service_id, name: line.name, pricePaise: line.price_paise })),
+    services: booking.lines,
     pricing:
       booking.final_paise === null || booking.base_paise === null
         ? null
@@ -314,20 +319,10 @@ async function readBookingViews(db: Trx, filter: BookingFilter): Promise<Booking
       booking.slot_start && booking.slot_end
         ? { start: formatIst(booking.slot_start), end: formatIst(booking.slot_end) }
         : null,
-    events: timeline
-      .filter((entry) => entry.booking_id === booking.id)
-      .map((entry) => ({ type: entry.type, occurredAt: entry.occurred_at.toISOString() })),
+    events: booking.steps.map((step) => ({
+      type: step.type,
+      occurredAt: new Date(step.occurredAt).toISOString(),
+    })),
     change: booking.change,
   }));
-}
-
-export async function getBookingView(db: Db, id: string): Promise<(BookingView & { userId: string }) | null> {
-  const owner = await db
-    .selectFrom('booking.bookings')
-    .select('user_id')
-    .where('id', '=', id)
-    .executeTakeFirst();
-  if (!owner) return null;
-  const [view] = await getBookingViews(db, { ids: [id] });
-  return view ? { ...view, userId: owner.user_id } : null;
 }

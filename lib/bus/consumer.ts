@@ -73,6 +73,12 @@ export interface ConsumerOptions {
   blockMs?: number;
   claimIdleMs?: number;
   maxDeliveries?: number;
+  /**
+   * Starts of one event's handler that ended in no outcome at all (its process killed or restarted
+   * meanwhile, or a dependency down across a restart) before it is taken for a crash loop and
+   * dead-lettered: well above `maxDeliveries`, since a restarted platform kills busy workers often.
+   */
+  maxUnfinishedDeliveries?: number;
   /** Delay before the redelivery of an entry whose n-th delivery failed; capped at claimIdleMs / 2. */
   backoffMs?: (deliveries: number) => number;
   hooks?: BusHooks;
@@ -139,6 +145,7 @@ export class StreamConsumer {
   private readonly blockMs: number;
   private readonly claimIdleMs: number;
   private readonly maxDeliveries: number;
+  private readonly maxUnfinishedDeliveries: number;
   private readonly backoffMs: (deliveries: number) => number;
 
   constructor(private readonly options: ConsumerOptions) {
@@ -149,6 +156,7 @@ export class StreamConsumer {
     this.blockMs = options.blockMs ?? 2_000;
     this.claimIdleMs = options.claimIdleMs ?? 30_000;
     this.maxDeliveries = options.maxDeliveries ?? 5;
+    this.maxUnfinishedDeliveries = options.maxUnfinishedDeliveries ?? this.maxDeliveries * 4;
     this.transactions = new Semaphore(options.maxTransactions ?? 10);
     const backoff = options.backoffMs ?? defaultBackoff;
     // A longer wait would be cut short anyway: after claimIdleMs any consumer claims the entry.
@@ -563,7 +571,7 @@ export class StreamConsumer {
   private async attempt(delivery: Delivery, deliveries: number): Promise<Outcome> {
     const { group, hooks } = this.options;
     const { entry, event, raw } = delivery;
-    if (deliveries > this.maxDeliveries) {
+    if (deliveries > this.maxUnfinishedDeliveries) {
       // Its ack was lost after the commit: nothing to dead-letter.
       if (await this.inInbox(event)) {
         await this.ack([entry]);

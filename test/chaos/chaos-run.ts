@@ -149,6 +149,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         BUS_CLAIM_IDLE_MS: '5000',
         SAGA_REDRIVE_AFTER_MS: '5000',
         SAGA_SWEEP_INTERVAL_MS: '500',
+        // A few patients book everything here: the per-patient limits are for people, not this run.
+        BOOKING_RATE_LIMIT: '1000000',
+        BOOKING_PENDING_LIMIT: '1000000',
         // The web and two instances of every worker share the connection budget.
         DATABASE_PROCESSES: String(workerNames().length * 2 + 1),
       },

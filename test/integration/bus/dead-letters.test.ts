@@ -165,9 +165,10 @@ describe('bus dead letters', function () {
     const events = configEvents(4);
     await redis.xgroup('CREATE', key, group, '0', 'MKSTREAM');
     const [first, second, third, fourth] = await bed.publish(prefix, 'config', ...events);
-    // The first and third entries' handler was started 5 times, each time killing a consumer; between
-    // them, a live consumer holds the second. The fourth was claimed as often, by consumers that died
-    // before they reached its handler (killed while starting): not its fault.
+    // The first and third entries' handler was started 12 times (4 × maxDeliveries), each time killing
+    // a consumer; between them, a live consumer holds the second. The fourth's handler was started 5
+    // times, more than maxDeliveries, by consumers killed meanwhile (a busy platform's restarts): not
+    // yet a crash loop, so it is handled.
     await redis.xreadgroup('GROUP', group, 'crashing', 'COUNT', 1, 'STREAMS', key, '>');
     await redis.xreadgroup('GROUP', group, 'busy', 'COUNT', 1, 'STREAMS', key, '>');
     await redis.xreadgroup('GROUP', group, 'crashing', 'COUNT', 2, 'STREAMS', key, '>');
@@ -175,11 +176,11 @@ describe('bus dead letters', function () {
     await bed.db
       .insertInto('bus.attempts')
       .values(
-        [events[0]!, events[2]!].map((event) => ({
-          consumer_group: group,
-          event_id: event.eventId,
-          attempts: 5,
-        })),
+        [
+          { event_id: events[0]!.eventId, attempts: 12 },
+          { event_id: events[2]!.eventId, attempts: 12 },
+          { event_id: events[3]!.eventId, attempts: 5 },
+        ].map((row) => ({ consumer_group: group, ...row })),
       )
       .execute();
     const ran: string[] = [];
@@ -200,8 +201,8 @@ describe('bus dead letters', function () {
       message: 'two dead letters',
     });
     expect(letters.map((letter) => [letter.entryId, letter.deliveries, letter.error]).sort()).to.deep.equal([
-      [first, 6, 'too many deliveries'],
-      [third, 6, 'too many deliveries'],
+      [first, 13, 'too many deliveries'],
+      [third, 13, 'too many deliveries'],
     ]);
     // The live consumer's entry is claimed only once it is idle too, and handled normally.
     await waitFor(async () => (await bed.pending(prefix, 'config', group)) === 0, {

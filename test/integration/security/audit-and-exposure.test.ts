@@ -75,7 +75,7 @@ describe('security: the audit trail, /metrics and what leaves the system', funct
       ]);
     });
 
-    it('records a dead-letter replay', async () => {
+    it('records a dead-letter replay once: the request with its address, the replay with its letter', async () => {
       const { client, user } = await loggedInAdmin(testApp.app, testApp.db);
       const letter = await testApp.db
         .insertInto('bus.dead_letters')
@@ -95,14 +95,18 @@ describe('security: the audit trail, /metrics and what leaves the system', funct
       const res = await client.post(`/api/admin/dead-letters/${letter.id}/replay`);
       expect(res.status, res.text).to.equal(202);
 
-      const [entry] = await waitFor(async () => {
-        const found = await entries('DeadLetterReplayed', user.email);
+      const path = `/api/admin/dead-letters/${letter.id}/replay`;
+      const [request] = await waitFor(async () => {
+        const found = (await entries('AdminAction', user.email)).filter(
+          (entry) => (entry.data as { path: string }).path === path,
+        );
         return found.length > 0 && found;
       });
-      expect(entry!.data).to.deep.include({
-        path: `/api/admin/dead-letters/${letter.id}/replay`,
-        status: 202,
-      });
+      expect(request!.data).to.deep.include({ method: 'POST', path, status: 202 });
+      expect(request!.data).to.have.property('address').that.is.a('string');
+      const replays = await entries('DeadLetterReplayed', user.email);
+      expect(replays).to.have.length(1);
+      expect(replays[0]!.data).to.deep.include({ deadLetterId: letter.id, group: 'security-test' });
     });
   });
 
