@@ -62,7 +62,7 @@ function readPage() {
   const patient = {};
   for (const [key, id] of Object.entries(PATIENT_FIELDS)) patient[key] = document.getElementById(id).value;
   const serviceIds = [...root.querySelectorAll('input[name="serviceIds"]:checked')].map((box) => box.value);
-  const slotStart = root.querySelector('input[name="slotStart"]:checked')?.value ?? '';
+  const slotStart = root.querySelector('.slot-picker')?.dataset.chosen ?? '';
   return {
     step: root.dataset.current,
     patient,

@@ -338,9 +338,9 @@ describe('the booking wizard in a real browser', function () {
       const user = await signUp(page, server.url);
       await wizardReady(page);
       /** Tabs until the focus is on the control with this accessible name; asserts its focus shows. */
-      async function tabTo(name: string) {
+      async function tabTo(name: string, key = 'Tab') {
         for (let presses = 0; presses < 40; presses++) {
-          await page.keyboard.press('Tab');
+          await page.keyboard.press(key);
           const focused = await page.evaluate(`(() => {
             const el = document.activeElement;
             const label = el.labels && el.labels[0] ? el.labels[0].innerText : el.innerText;
@@ -386,10 +386,17 @@ describe('the booking wizard in a real browser', function () {
       await tabTo('Next');
       await page.keyboard.press('Enter');
       await page.getByRole('heading', { name: 'Choose a date and time' }).waitFor();
-      // The days are links: the second one's times show in place, the focus on them.
+      // A time of the day shown first, chosen, then another day's: the chosen day's link names the
+      // time, and the other day's times are reached by Tab all the same.
+      const firstChoice = await tabToRadio();
+      await page.keyboard.press('Space');
       const days = page.getByRole('list', { name: 'Days' }).getByRole('link');
+      const shown = page.getByRole('list', { name: 'Days' }).locator('a[aria-current="true"]');
+      expect(await shown.locator('.slot-days__chosen').innerText()).to.equal(
+        `${firstChoice.slice(11, 16)} chosen`,
+      );
       const second = (await days.nth(1).innerText()).trim();
-      await tabTo(second);
+      await tabTo(second, 'Shift+Tab');
       await page.keyboard.press('Enter');
       const focused = `document.activeElement.matches('fieldset.slot-times:not([hidden])')`;
       expect(await page.evaluate(focused), 'focus on the day’s times').to.equal(true);
@@ -398,8 +405,12 @@ describe('the booking wizard in a real browser', function () {
       );
       // Into the day's times: Tab stops on the group, the arrows move between its times.
       const radio = await tabToRadio();
+      expect(radio.slice(0, 10)).to.equal(await days.nth(1).getAttribute('data-day'));
       await page.keyboard.press('Space');
       expect(await page.locator(`input[type="radio"][value="${radio}"]`).isChecked()).to.equal(true);
+      expect(await days.nth(1).locator('.slot-days__chosen').innerText()).to.equal(
+        `${radio.slice(11, 16)} chosen`,
+      );
       await tabTo('Next');
       await page.keyboard.press('Enter');
       await page.locator('.breakdown .total td').waitFor();
