@@ -9,6 +9,7 @@ import type { Db } from '../lib/db/database.js';
 import { projectRoot } from '../lib/paths.js';
 import { auditAdminActions } from './auth/admin-audit.js';
 import { bookingLimits } from './auth/booking-limits.js';
+import type { AccountCache } from '../lib/identity/account-cache.js';
 import { configurePassport } from './auth/passport.js';
 import { accountLockout, createLimiter } from './auth/rate-limit.js';
 import { enforceSessionLimits, sessionMiddleware } from './auth/session.js';
@@ -37,6 +38,8 @@ export interface AppDeps {
   clock: Clock;
   /** Asks the outbox relay to publish now (after a request committed events). */
   published: () => void;
+  /** Where a session's account is looked up on every request (memory, kept right by PostgreSQL). */
+  accounts: Pick<AccountCache, 'find'>;
 }
 
 /** Builds the web app; never listens (server/index.ts does). */
@@ -72,7 +75,7 @@ export function createApp(deps: AppDeps): Express {
     absoluteMs: config.SESSION_ABSOLUTE_HOURS * 3600_000,
   };
   app.use(sessionMiddleware({ redis, prefix, keys: config.keys.session, secure, limits: sessionLimits }));
-  const passport = configurePassport(db);
+  const passport = configurePassport(deps.accounts);
   app.use(passport.initialize());
   app.use(passport.session());
   app.use(enforceSessionLimits(clock, sessionLimits, logOut));

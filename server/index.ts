@@ -3,6 +3,7 @@ import { busMetricsRecorder } from '../lib/bus/bus-metrics.js';
 import { createRedis } from '../lib/bus/redis.js';
 import { OutboxRelay } from '../lib/bus/relay.js';
 import { systemClock } from '../lib/clock.js';
+import { AccountCache } from '../lib/identity/account-cache.js';
 import { logger } from '../lib/logger.js';
 import { bootProcess, quitRedis } from '../lib/process.js';
 import { createApp } from './app.js';
@@ -21,7 +22,8 @@ const relay = new OutboxRelay({
   keepInboxMs: config.BUS_INBOX_RETENTION_DAYS * 24 * 3600_000,
   hooks: metrics.hooks,
 });
-const app = createApp({ config, db, redis, clock: systemClock, published: () => relay.kick() });
+const accounts = new AccountCache(db, { databaseUrl: config.DATABASE_URL });
+const app = createApp({ config, db, redis, clock: systemClock, published: () => relay.kick(), accounts });
 const server = createServer(app);
 
 lifecycle.onShutdown(
@@ -33,6 +35,7 @@ lifecycle.onShutdown(
     }),
 );
 lifecycle.onShutdown('relay', () => relay.stop());
+lifecycle.onShutdown('accounts', () => accounts.stop());
 lifecycle.onShutdown('metrics', () => metrics.stop());
 lifecycle.onShutdown('redis', async () => {
   await quitRedis(redis);
@@ -41,6 +44,7 @@ lifecycle.onShutdown('redis', async () => {
 lifecycle.onShutdown('database', () => db.destroy());
 
 await relay.start();
+await accounts.start();
 // The web's Redis fails fast instead of queueing: give it a moment to connect before taking requests.
 if (redis.status !== 'ready') {
   await new Promise((resolve) => {

@@ -22,6 +22,37 @@ export interface SessionLimits {
 const SEEN_RESOLUTION_MS = 60_000;
 
 /**
+ * A session's time to live in Redis is renewed at most once a minute per session: every request
+ * otherwise costs a Redis write for nothing (the TTL is the idle limit plus that minute, and seenAt is
+ * saved at the same pace, so a session in use never lapses early).
+ */
+class RedisStoreTouchedSparingly extends RedisStore {
+  private readonly touched = new Map<string, number>();
+
+  override set(sid: string, sess: SessionData, cb?: (error?: unknown) => void): Promise<unknown> {
+    this.renewed(sid);
+    return super.set(sid, sess, cb);
+  }
+
+  override touch(sid: string, sess: SessionData, cb?: (error?: unknown) => void): Promise<unknown> {
+    const last = this.touched.get(sid);
+    if (last !== undefined && Date.now() - last < SEEN_RESOLUTION_MS) {
+      cb?.();
+      return Promise.resolve();
+    }
+    this.renewed(sid);
+    return super.touch(sid, sess, cb);
+  }
+
+  /** A save or a touch sets the full time to live again. Oldest first, so the map stays bounded. */
+  private renewed(sid: string): void {
+    this.touched.delete(sid);
+    this.touched.set(sid, Date.now());
+    if (this.touched.size > 50_000) this.touched.delete(this.touched.keys().next().value!);
+  }
+}
+
+/**
  * Sessions in Redis, signed with the session keys (the first signs, all verify: rotation). The
  * cookie lasts until the browser closes unless the user asked to be remembered; Redis forgets a
  * session idle for longer than the idle limit.
@@ -36,7 +67,11 @@ export function sessionMiddleware(options: {
   const ttlSeconds = Math.ceil((options.limits.idleMs + SEEN_RESOLUTION_MS) / 1000);
   return session({
     name: 'clinic.sid',
-    store: new RedisStore({ client: options.redis, prefix: `${options.prefix}sess:`, ttl: () => ttlSeconds }),
+    store: new RedisStoreTouchedSparingly({
+      client: options.redis,
+      prefix: `${options.prefix}sess:`,
+      ttl: () => ttlSeconds,
+    }),
     secret: options.keys,
     resave: false,
     saveUninitialized: false,

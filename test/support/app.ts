@@ -5,6 +5,7 @@ import { OutboxRelay } from '../../lib/bus/relay.js';
 import { systemClock, type Clock } from '../../lib/clock.js';
 import { loadConfig, type Config } from '../../lib/config.js';
 import { createDb, type Db } from '../../lib/db/database.js';
+import { AccountCache } from '../../lib/identity/account-cache.js';
 import { createApp } from '../../server/app.js';
 
 export interface TestApp {
@@ -42,12 +43,15 @@ export async function startTestApp(
     });
     await relay.start();
   }
+  const accounts = new AccountCache(db, { databaseUrl: config.DATABASE_URL });
+  await accounts.start();
   const app = createApp({
     config,
     db,
     redis,
     clock: options.clock ?? systemClock,
     published: () => relay?.kick(),
+    accounts,
   });
   return {
     app,
@@ -57,6 +61,7 @@ export async function startTestApp(
     relay,
     async close() {
       await relay?.stop();
+      await accounts.stop();
       await relayRedis?.quit();
       await redis.quit();
       await db.destroy();

@@ -73,6 +73,7 @@ describe('bus consumer: at-least-once delivery, one effect', function () {
       prefix,
       group,
       maxDeliveries: 2,
+      maxUnfinishedDeliveries: 2,
       handlers: { ConfigChanged: effectHandler('c1') },
       hooks: {
         beforeAck: () => {

@@ -6,6 +6,7 @@ import { createRedis, streamKey } from '../../../lib/bus/redis.js';
 import { systemClock } from '../../../lib/clock.js';
 import { loadConfig } from '../../../lib/config.js';
 import { createDb } from '../../../lib/db/database.js';
+import { findUser } from '../../../lib/identity/user-service.js';
 import { createApp } from '../../../server/app.js';
 import type { TestApp } from '../../support/app.js';
 import { expectError, quietly, startApiApp } from '../../support/api-helpers.js';
@@ -17,7 +18,14 @@ function appWithoutRedis(): { app: Express; close(): Promise<void> } {
   const redis = createRedis(config.REDIS_URL, 'web', 'test-no-redis');
   // Reconnect attempts report errors; the app's answers are what this test looks at.
   redis.on('error', () => {});
-  const app = createApp({ config, db, redis, clock: systemClock, published: () => {} });
+  const app = createApp({
+    config,
+    db,
+    redis,
+    clock: systemClock,
+    published: () => {},
+    accounts: { find: (id) => findUser(db, id) },
+  });
   return {
     app,
     async close() {

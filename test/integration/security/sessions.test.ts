@@ -209,6 +209,22 @@ describe('security: sessions end when they should', function () {
       expect(hours).to.be.within(11.9, 12);
     });
 
+    it('renews the session in Redis at most once a minute, however many requests it makes', async () => {
+      const input = buildUser();
+      const client = new Client(testApp.app);
+      await client.csrf();
+      const cookie = setCookie(await client.post('/api/auth/signup', input), 'clinic.sid');
+      // The signed cookie is s:<id>.<signature>.
+      const sid = /^s:([^.]+)\./.exec(decodeURIComponent(cookie!.value))![1]!;
+      const key = `${testApp.config.REDIS_PREFIX}sess:${sid}`;
+      const full = await testApp.redis.pttl(key);
+      expect(full).to.be.greaterThan(30 * MINUTE);
+      // As if the session had aged: a renewal now would put its time to live back near the full one.
+      await testApp.redis.pexpire(key, 10 * MINUTE);
+      for (let i = 0; i < 5; i++) expect((await client.get('/api/me')).status).to.equal(200);
+      expect(await testApp.redis.pttl(key)).to.be.at.most(10 * MINUTE);
+    });
+
     it('the login form’s "remember me" checkbox keeps the cookie too', async () => {
       const input = buildUser();
       await new Client(testApp.app).signup(input);
