@@ -21,3 +21,37 @@ export async function hasBookingWithKey(db: Db, userId: string, idempotencyKey: 
     .executeTakeFirst();
   return row !== undefined;
 }
+
+/** What a patient entered for one of their bookings, to book the same visit again at another time. */
+export async function bookingEntries(
+  db: Db,
+  userId: string,
+  bookingId: string,
+): Promise<{
+  patient: { name: string; gender: string; dateOfBirth: string; phone: string; email: string };
+  serviceIds: string[];
+} | null> {
+  const booking = await db
+    .selectFrom('booking.bookings')
+    .select(['patient_name', 'patient_gender', 'patient_date_of_birth', 'patient_phone', 'patient_email'])
+    .where('id', '=', bookingId)
+    .where('user_id', '=', userId)
+    .executeTakeFirst();
+  if (!booking) return null;
+  const lines = await db
+    .selectFrom('booking.booking_services')
+    .select('service_id')
+    .where('booking_id', '=', bookingId)
+    .orderBy('position')
+    .execute();
+  return {
+    patient: {
+      name: booking.patient_name,
+      gender: booking.patient_gender,
+      dateOfBirth: booking.patient_date_of_birth,
+      phone: booking.patient_phone,
+      email: booking.patient_email,
+    },
+    serviceIds: lines.map((line) => line.service_id),
+  };
+}

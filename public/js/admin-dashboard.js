@@ -1,6 +1,6 @@
 // The dashboard: polls /api/admin/stats, updates the counts and draws the two charts (chart.js, served
 // by the app as /vendor/chart.js). Polling pauses while the tab is hidden and backs off on errors.
-import { duration, istTime } from './format.js';
+import { duration, fillRateText, istTime } from './format.js';
 
 const INTERVAL_MS = 5000;
 const MAX_INTERVAL_MS = 60000;
@@ -66,6 +66,7 @@ function show(stats) {
   }
   cell('at').textContent = `Updated ${istTime(stats.at)} IST`;
   cell('quota').textContent = `${stats.quota.used} used of ${stats.quota.limit}`;
+  cell('fill-rate').textContent = fillRateText(stats.appointments);
   const { p50Ms, p95Ms } = stats.sagaLatency;
   cell('latency').textContent =
     `${p50Ms === null ? '—' : duration(p50Ms)} / ${p95Ms === null ? '—' : duration(p95Ms)}`;

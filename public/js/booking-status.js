@@ -1,7 +1,7 @@
 // The status page: polls the booking's status until it is final and redraws what changed. New steps
 // are announced through a live region; focus stays where the patient is.
 import { getJson } from './api.js';
-import { eventLabel, istDay, istTime, lastReschedule, slotTime, TERMINAL_STATUSES } from './format.js';
+import { appointmentTime, eventLabel, istDay, istTime, lastReschedule, TERMINAL_STATUSES } from './format.js';
 import { el, poll, priceBreakdown, setBadge, timelineItems } from './render.js';
 
 const root = document.getElementById('booking');
@@ -29,8 +29,8 @@ if (root && !settled(root.dataset.status, root.dataset.change)) {
       const appointment = root.querySelector('.appointment');
       if (appointment) {
         appointment.textContent = booking.appointment
-          ? slotTime(booking.appointment.start, booking.appointment.end)
-          : 'Walk-in';
+          ? appointmentTime(booking.appointment.start)
+          : 'Walk-in (no set time)';
       }
     }
     if (booking.events.length !== seen) {
@@ -108,14 +108,28 @@ if (root && !settled(root.dataset.status, root.dataset.change)) {
           booking.reason ? ` ${booking.reason}` : '',
         );
       case 'REJECTED':
-      case 'FAILED':
-        return el(
+      case 'FAILED': {
+        const notice = el(
           'p',
           { class: 'notice notice--bad' },
           booking.status === 'REJECTED' ? 'Your booking was rejected' : 'Your booking failed',
           ': ',
           el('span', { class: 'reason' }, booking.reason ?? ''),
         );
+        const slotTaken =
+          booking.status === 'REJECTED' && booking.events.some((event) => event.type === 'SlotRejected');
+        if (!slotTaken) return notice;
+        const again = el(
+          'div',
+          { class: 'actions book-again' },
+          el('a', { class: 'button', href: `/bookings/${booking.id}/book-again` }, 'Choose another time'),
+          ' ',
+          el('span', { class: 'hint' }, 'Your entries and services are kept.'),
+        );
+        const both = document.createDocumentFragment();
+        both.append(notice, again);
+        return both;
+      }
       default:
         return el('p', { class: 'notice' }, 'We are working on your booking. This page updates by itself.');
     }

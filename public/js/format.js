@@ -63,6 +63,20 @@ const RESCHEDULE_STEPS = ['RescheduleRequested', 'RescheduleRejected', 'BookingR
 
 export const lastReschedule = (events) =>
   events.findLast((event) => RESCHEDULE_STEPS.includes(event.type))?.type ?? null;
+const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+
+/** An appointment's start as patients read it: "Wed 2 Dec 2026, 09:15 IST". */
+export const appointmentTime = (at) => {
+  const d = new Date(new Date(at).getTime() + IST_OFFSET_MS);
+  const { date, time } = istParts(at);
+  return `${WEEKDAYS[d.getUTCDay()]} ${date}, ${time.slice(0, 5)} IST`;
+};
+
+/** Today's fill rate as the dashboard shows it: "42.2% (38 of 90 places held)". */
+export const fillRateText = (day) =>
+  day.fillRate === null
+    ? `No places offered (closed)${day.held > 0 ? `; ${day.held} held` : ''}`
+    : `${Math.round(day.fillRate * 1000) / 10}% (${day.held} of ${day.places} places held)`;
 
 export const duration = (ms) => {
   if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;

@@ -3,8 +3,9 @@
 // sent to the JSON API with the Idempotency-Key kept in that progress. Without this script the same
 // page works as plain forms posted step by step.
 import { getJson, postJson } from './api.js';
-import { rupees } from './format.js';
+import { appointmentTime, rupees } from './format.js';
 import { el, priceBreakdown } from './render.js';
+import { choose } from './slot-picker.js';
 
 const root = document.getElementById('wizard');
 const STORAGE_KEY = root ? `clinic.wizard.${root.dataset.user}` : null;
@@ -28,6 +29,7 @@ const STEPS = [
     enter: drawServices,
     body: () => ({ serviceIds: state.serviceIds }),
   },
+  { id: 'time', check: checkTime, enter: drawTime, body: () => ({ slotStart: state.slotStart }) },
   { id: 'summary', check: () => [], enter: drawSummary, body: () => ({}) },
 ];
 
@@ -35,7 +37,9 @@ let state;
 let catalogue = null;
 
 async function start() {
-  state = load() ?? readPage();
+  // Entries just taken from an earlier booking (to book it again at another time) replace saved ones.
+  state = (root.dataset.fresh === 'true' ? null : load()) ?? readPage();
+  state.slotStart ??= '';
   writePatientFields();
   root.addEventListener('input', onEdit);
   root.addEventListener('change', onEdit);
@@ -58,7 +62,15 @@ function readPage() {
   const patient = {};
   for (const [key, id] of Object.entries(PATIENT_FIELDS)) patient[key] = document.getElementById(id).value;
   const serviceIds = [...root.querySelectorAll('input[name="serviceIds"]:checked')].map((box) => box.value);
-  return { step: root.dataset.current, patient, serviceIds, removed: [], idempotencyKey: newKey() };
+  const slotStart = root.querySelector('.slot-picker')?.dataset.chosen ?? '';
+  return {
+    step: root.dataset.current,
+    patient,
+    serviceIds,
+    slotStart,
+    removed: [],
+    idempotencyKey: newKey(),
+  };
 }
 
 function load() {
@@ -128,6 +140,8 @@ function onEdit(event) {
     state.serviceIds = [...chosen];
     state.removed = [];
     drawTotal();
+  } else if (target.name === 'slotStart') {
+    state.slotStart = target.value;
   } else {
     return;
   }
@@ -240,6 +254,23 @@ function drawTotal() {
   section('services').querySelector('.total strong').textContent = rupees(totalPaise);
 }
 
+// --- Date & time: views/partials/slot-picker.ejs, drawn by the server; public/js/slot-picker.js switches days
+
+const picker = () => section('time').querySelector('.slot-picker');
+
+/** A free time must be chosen: one of the picker's radios that is not disabled (full or too soon). */
+function checkTime() {
+  const radio = [...picker().querySelectorAll('input[name="slotStart"]')].find(
+    (input) => input.value === state.slotStart,
+  );
+  if (radio && !radio.disabled) return [];
+  return [{ field: picker().id, message: picker().dataset.message }];
+}
+
+function drawTime() {
+  choose(picker(), state.slotStart);
+}
+
 // --- Summary
 
 const GENDER_WORDS = { female: 'Female', male: 'Male', other: 'Other' };
@@ -299,6 +330,7 @@ async function drawSummary() {
       row('Phone', p.phone, 'patient', 'patient-phone'),
       row('Email', p.email, 'patient', 'patient-email'),
       row('Services', quote.services.map((s) => s.name).join(', '), 'services', 'services'),
+      row('Appointment', appointmentTime(state.slotStart), 'time', picker().id),
     ),
     el('h2', {}, 'Price'),
     discountNotice(quote),
@@ -340,6 +372,11 @@ function refused({ status, body }) {
     return id ? [{ field: id, message: document.getElementById(id).dataset.message }] : [];
   });
   if (patientErrors.length > 0) return show('patient', { errors: patientErrors });
+  const slot = details.find((detail) => detail.path === 'slotStart');
+  if (slot) {
+    const message = `Date & time: that time cannot be booked (${slot.message}). Please choose another.`;
+    return show('time', { errors: [{ field: picker().id, message }] });
+  }
   if (status === 422 || details.some((detail) => detail.path === 'serviceIds' || detail.serviceId)) {
     const problems = details.map((detail) => detail.problem).filter(Boolean);
     return show('services', {

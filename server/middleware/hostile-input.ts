@@ -32,8 +32,8 @@ function findForbidden(value: unknown, root: string): Problem | null {
   return null;
 }
 
-/** Form fields that are lists by design (a checkbox per service): each of their values is still checked. */
-const LIST_FIELDS = new Set(['serviceIds']);
+/** Form fields that are lists by design (a checkbox per service or closed date): each value is still checked. */
+const LIST_FIELDS = new Set(['serviceIds', 'removeClosedDates']);
 
 /** A form or query field given twice arrives as an array: one field, one value. */
 function findDoubled(fields: unknown, root: string): Problem | null {

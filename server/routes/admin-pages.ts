@@ -25,13 +25,16 @@ import {
   uuid,
 } from './admin-schemas.js';
 import { formBody, formErrors, shownText, type FieldLabels } from './pages/forms.js';
+import { schedulePageHandlers } from './admin-schedule-pages.js';
 
 /** The admin pages in the header's navigation, in order. */
 export const ADMIN_NAV = [
   { href: '/admin', label: 'Dashboard' },
   { href: '/admin/bookings', label: 'Bookings' },
+  { href: '/admin/appointments', label: 'Appointments' },
   { href: '/admin/services', label: 'Services' },
   { href: '/admin/discounts', label: 'Discounts' },
+  { href: '/admin/schedule', label: 'Schedule' },
   { href: '/admin/logs', label: 'Logs' },
   { href: '/admin/dead-letters', label: 'Dead letters' },
 ];
@@ -46,6 +49,9 @@ export const ADMIN_PAGE_ROUTES = [
   'POST /admin/discounts',
   'GET /admin/bookings',
   'GET /admin/bookings/:id',
+  'GET /admin/schedule',
+  'POST /admin/schedule',
+  'GET /admin/appointments',
   'GET /admin/logs',
   'GET /admin/dead-letters',
   'POST /admin/dead-letters/replay',
@@ -239,6 +245,7 @@ export function adminPages(deps: AdminDeps): Router {
   };
 
   const handlers: Record<AdminPageRoute, Handler> = {
+    ...schedulePageHandlers(deps),
     'GET /admin': async (_req, res) => {
       res.render('pages/admin/dashboard', {
         title: 'Dashboard',

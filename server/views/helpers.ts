@@ -99,6 +99,20 @@ export const lastReschedule = (events: readonly { type: string }[]): string | nu
   events.findLast((event) => RESCHEDULE_STEPS.includes(event.type))?.type ?? null;
 
 const RESCHEDULE_STEPS = ['RescheduleRequested', 'RescheduleRejected', 'BookingRescheduled'];
+const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+
+/** An appointment's start as patients read it: "Wed 2 Dec 2026, 09:15 IST". */
+export const appointmentTime = (at: string | Date): string => {
+  const d = new Date(new Date(at).getTime() + IST_OFFSET_MS);
+  const { date, time } = istParts(at);
+  return `${WEEKDAYS[d.getUTCDay()]} ${date}, ${time.slice(0, 5)} IST`;
+};
+
+/** Today's fill rate as the dashboard shows it: "42.2% (38 of 90 places held)". */
+export const fillRateText = (day: { held: number; places: number; fillRate: number | null }): string =>
+  day.fillRate === null
+    ? `No places offered (closed)${day.held > 0 ? `; ${day.held} held` : ''}`
+    : `${Math.round(day.fillRate * 1000) / 10}% (${day.held} of ${day.places} places held)`;
 
 /** A 'YYYY-MM-DD' calendar date as "14 Jul 1988" (no time zone: it is a date, not an instant). */
 export const calendarDate = (isoDate: string): string => {
@@ -151,6 +165,8 @@ export const viewHelpers = {
   istDateTime,
   slotTime,
   lastReschedule,
+  appointmentTime,
+  fillRateText,
   calendarDate,
   duration,
   statusWord,

@@ -82,8 +82,10 @@ describe('admin pages in a real browser', function () {
     const pages = [
       ['Dashboard', '/admin', 'Dashboard'],
       ['Bookings', '/admin/bookings', 'Bookings'],
+      ['Appointments', '/admin/appointments', /^Appointments on /],
       ['Services', '/admin/services', 'Services'],
       ['Discounts', '/admin/discounts', 'Discounts'],
+      ['Schedule', '/admin/schedule', 'Schedule'],
       ['Logs', '/admin/logs', 'Logs'],
       ['Dead letters', '/admin/dead-letters', 'Dead letters'],
     ] as const;

@@ -4,14 +4,25 @@ import { startTestApp, type TestApp } from '../support/app.js';
 import { launchBrowser, serve } from '../support/browser.js';
 import { createService } from '../support/factories.js';
 import type { Client } from '../support/http.js';
-import { checkAtBothWidths, openPage, signUp, unexpected, wizardReady } from '../support/pages.js';
+import { appointmentTime } from '../../server/views/helpers.js';
+import {
+  checkAtBothWidths,
+  openPage,
+  pickFreeTime,
+  signUp,
+  unexpected,
+  wizardReady,
+} from '../support/pages.js';
 import {
   FLOWS,
   QUOTA_REACHED,
+  SLOT_TAKEN,
   adminClient,
   changeConfig,
   ensureQuotaRoom,
+  expectSteps,
   quotaToday,
+  withSlot,
 } from '../support/saga-helpers.js';
 import { SagaSystem, workerNames } from '../support/system.js';
 
@@ -58,7 +69,10 @@ describe('the patient journey in a real browser, with the saga running', functio
     }
   });
 
-  /** Fills the wizard for a male patient (no birthday discount) with these services; stops on Summary. */
+  /**
+   * Fills the wizard for a male patient (no birthday discount) with these services and the first free
+   * time; stops on Summary and answers the time chosen.
+   */
   async function toSummary(page: Page, services: { name: string }[]) {
     await wizardReady(page);
     await page.getByLabel('Full name').fill('Vikram Singh');
@@ -69,7 +83,10 @@ describe('the patient journey in a real browser, with the saga running', functio
     await page.getByRole('button', { name: 'Next' }).click();
     for (const service of services) await page.getByRole('checkbox', { name: service.name }).check();
     await page.getByRole('button', { name: 'Next' }).click();
+    const chosen = await pickFreeTime(page);
+    await page.getByRole('button', { name: 'Next' }).click();
     await page.locator('.breakdown .total td').waitFor();
+    return chosen;
   }
 
   /** Confirms and waits on the status page until the live status shows `word`. */
@@ -89,17 +106,18 @@ describe('the patient journey in a real browser, with the saga running', functio
   it('books, watches the saga confirm it live with the right total, and finds it in history', async () => {
     const { context, page, problems } = await openPage(browser);
     await signUp(page, server.url);
-    await toSummary(page, [consult]);
+    const chosen = await toSummary(page, [consult]);
     expect(await page.locator('.summary-body').innerText()).to.contain('No discount applies');
     await confirmAndSettle(page, 'Confirmed');
+    expect(await page.locator('.facts').innerText()).to.contain(appointmentTime(chosen.start));
     const heading = await page.getByRole('heading', { level: 1 }).innerText();
     const reference = /MC-[0-9A-Z]{4}-[0-9A-Z]{4}/.exec(heading)?.[0];
     expect(reference, heading).to.be.a('string');
     await page
       .locator('ol.timeline li')
-      .nth(FLOWS.undiscounted.length - 1)
+      .nth(withSlot(FLOWS.undiscounted).length - 1)
       .waitFor();
-    expect(await timelineTypes(page)).to.deep.equal(FLOWS.undiscounted);
+    expectSteps(await timelineTypes(page), withSlot(FLOWS.undiscounted));
     expect(await page.locator('ol.timeline li').first().locator('time').innerText()).to.match(
       /^\d{2}:\d{2}:\d{2} IST$/,
     );
@@ -112,6 +130,7 @@ describe('the patient journey in a real browser, with the saga running', functio
     expect(await row.getByRole('link', { name: reference! }).getAttribute('href')).to.match(/^\/bookings\//);
     expect(await row.locator('.badge').innerText()).to.equal('Confirmed');
     expect(await row.innerText()).to.contain('₹600.00');
+    expect(await row.innerText()).to.contain(appointmentTime(chosen.start));
     await checkAtBothWidths(page, 'history');
     expect(unexpected(problems)).to.deep.equal([]);
     await context.close();
@@ -129,9 +148,9 @@ describe('the patient journey in a real browser, with the saga running', functio
     await confirmAndSettle(page, 'Confirmed');
     await page
       .locator('ol.timeline li')
-      .nth(FLOWS.discounted.length - 1)
+      .nth(withSlot(FLOWS.discounted).length - 1)
       .waitFor();
-    expect(await timelineTypes(page)).to.deep.equal(FLOWS.discounted);
+    expectSteps(await timelineTypes(page), withSlot(FLOWS.discounted));
     expect(await page.locator('.breakdown .discount th').innerText()).to.equal('Discount (12%)');
     expect(await page.locator('.breakdown .total td').innerText()).to.equal('₹1,086.42');
     expect(unexpected(problems)).to.deep.equal([]);
@@ -153,9 +172,9 @@ describe('the patient journey in a real browser, with the saga running', functio
       expect(await page.locator('.outcome .reason').innerText()).to.equal(QUOTA_REACHED);
       await page
         .locator('ol.timeline li')
-        .nth(FLOWS.quotaExhausted.length - 1)
+        .nth(withSlot(FLOWS.quotaExhausted).length - 1)
         .waitFor();
-      expect(await timelineTypes(page)).to.deep.equal(FLOWS.quotaExhausted);
+      expectSteps(await timelineTypes(page), withSlot(FLOWS.quotaExhausted));
       await checkAtBothWidths(page, 'status-rejected');
       expect(unexpected(problems)).to.deep.equal([]);
       await context.close();
@@ -174,9 +193,9 @@ describe('the patient journey in a real browser, with the saga running', functio
       await confirmAndSettle(page, 'Failed');
       await page
         .locator('ol.timeline li')
-        .nth(FLOWS.paymentFailedReleased.length - 1)
+        .nth(withSlot(FLOWS.paymentFailedReleased).length - 1)
         .waitFor();
-      expect(await timelineTypes(page)).to.deep.equal(FLOWS.paymentFailedReleased);
+      expectSteps(await timelineTypes(page), withSlot(FLOWS.paymentFailedReleased));
       expect(await page.locator('.outcome .reason').innerText()).to.match(/^Payment failed: /);
       await checkAtBothWidths(page, 'status-failed');
       expect(unexpected(problems)).to.deep.equal([]);
@@ -197,10 +216,62 @@ describe('the patient journey in a real browser, with the saga running', functio
     await page.getByRole('button', { name: 'Next' }).click();
     await page.getByRole('checkbox', { name: consult.name }).check();
     await page.getByRole('button', { name: 'Next' }).click();
+    await pickFreeTime(page);
+    await page.getByRole('button', { name: 'Next' }).click();
     await page.getByRole('button', { name: 'Confirm booking' }).click();
     await page.waitForURL(/\/bookings\/[0-9a-f-]{36}$/);
     await page.getByRole('status').filter({ hasText: 'Confirmed' }).waitFor({ timeout: 20_000 });
-    expect(await timelineTypes(page)).to.deep.equal(FLOWS.undiscounted);
+    expectSteps(await timelineTypes(page), withSlot(FLOWS.undiscounted));
+    expect(unexpected(problems)).to.deep.equal([]);
+    await context.close();
+  });
+
+  it('rejects a booking whose time filled up meanwhile, then books the same visit at another time', async () => {
+    const { context, page, problems } = await openPage(browser);
+    await signUp(page, server.url);
+    const taken = await toSummary(page, [consult, scan]);
+    // Other patients take the last places of that time before this one confirms.
+    const at = new Date(taken.start);
+    const { capacity } = await web.db
+      .selectFrom('scheduling.schedule')
+      .select('capacity')
+      .executeTakeFirstOrThrow();
+    await web.db
+      .insertInto('scheduling.slots')
+      .values({ start: at, held: capacity })
+      .onConflict((oc) => oc.column('start').doUpdateSet({ held: capacity }))
+      .execute();
+    await confirmAndSettle(page, 'Rejected');
+    expect(await page.locator('.outcome .reason').innerText()).to.equal(SLOT_TAKEN);
+    expect(await timelineTypes(page)).to.deep.equal(['BookingRequested', 'SlotRejected', 'BookingRejected']);
+    await checkAtBothWidths(page, 'status-slot-taken');
+
+    await page.getByRole('link', { name: 'Choose another time' }).click();
+    await page.waitForURL(`${server.url}/?step=time`);
+    await wizardReady(page);
+    const timeStep = page.getByRole('navigation', { name: 'Booking steps' }).getByRole('link', {
+      name: 'Date & time',
+      exact: true,
+    });
+    expect(await timeStep.getAttribute('aria-current')).to.equal('step');
+    // The time taken shows full; another is chosen and the rest of the entries are as they were.
+    await page
+      .getByRole('link', {
+        name: new RegExp(`^${appointmentTime(taken.start).split(' ').slice(0, 3).join(' ')} `),
+      })
+      .click();
+    expect(await page.getByRole('radio', { name: `${taken.time} full` }).isDisabled()).to.equal(true);
+    const other = await pickFreeTime(page);
+    expect(other.start).not.to.equal(taken.start);
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.locator('.breakdown .total td').waitFor();
+    const summary = await page.locator('.summary-body').innerText();
+    expect(summary).to.contain('Vikram Singh');
+    expect(summary).to.contain('vikram@example.com');
+    expect(summary).to.contain(`${consult.name}, ${scan.name}`);
+    expect(summary).to.contain(appointmentTime(other.start));
+    await confirmAndSettle(page, 'Confirmed');
+    expect(await page.locator('.facts').innerText()).to.contain(appointmentTime(other.start));
     expect(unexpected(problems)).to.deep.equal([]);
     await context.close();
   });

@@ -5,7 +5,15 @@ import { discountPaise, formatInr } from '../../lib/money.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { launchBrowser, serve } from '../support/browser.js';
 import { createService } from '../support/factories.js';
-import { checkAtBothWidths, openPage, signUp, unexpected, wizardReady } from '../support/pages.js';
+import { appointmentTime } from '../../server/views/helpers.js';
+import {
+  checkAtBothWidths,
+  openPage,
+  pickFreeTime,
+  signUp,
+  unexpected,
+  wizardReady,
+} from '../support/pages.js';
 
 // The wizard alone (no saga workers): bookings stay Pending, which is all these tests need.
 describe('the booking wizard in a real browser', function () {
@@ -79,6 +87,7 @@ describe('the booking wizard in a real browser', function () {
         'booking.bookings.patient_name',
         'booking.bookings.patient_date_of_birth',
         'booking.bookings.idempotency_key',
+        'booking.bookings.slot_start',
       ])
       .where('identity.users.email', '=', email.toLowerCase())
       .execute();
@@ -113,6 +122,19 @@ describe('the booking wizard in a real browser', function () {
       expect(await page.locator('[aria-live]', { hasText: 'Total' }).innerText()).to.contain('₹1,234.57');
 
       await page.getByRole('button', { name: 'Next' }).click();
+      // The page contract's name, exactly (the step's number is hidden from assistive technology).
+      const timeStep = stepNav(page).getByRole('link', { name: 'Date & time', exact: true });
+      expect(await timeStep.getAttribute('aria-current')).to.equal('step');
+      expect(await heading(page)).to.equal('Choose a date and time');
+      await checkAtBothWidths(page, 'wizard-time');
+      const chosen = await pickFreeTime(page);
+      expect(chosen.time).to.match(/^\d{2}:\d{2}$/);
+      await page.reload();
+      await wizardReady(page);
+      expect(await currentStep(page)).to.contain('Date & time');
+      expect(await page.getByRole('radio', { name: chosen.time, exact: true }).isChecked()).to.equal(true);
+
+      await page.getByRole('button', { name: 'Next' }).click();
       expect(await currentStep(page)).to.contain('Summary');
       const total = page.locator('.breakdown .total td');
       await total.waitFor();
@@ -123,6 +145,8 @@ describe('the booking wizard in a real browser', function () {
       await wizardReady(page);
       expect(await currentStep(page)).to.contain('Summary');
       expect(await page.locator('.breakdown .total td').innerText()).to.equal(discountedTotal);
+      const appointment = page.getByRole('definition').filter({ hasText: appointmentTime(chosen.start) });
+      expect(await appointment.count()).to.equal(1);
 
       // Back through the step navigation and the Back buttons: nothing is lost.
       await stepNav(page).getByRole('link', { name: 'Patient info' }).click();
@@ -130,7 +154,14 @@ describe('the booking wizard in a real browser', function () {
       expect(await page.getByLabel('Phone').inputValue()).to.equal(PATIENT.phone);
       await stepNav(page).getByRole('link', { name: 'Summary' }).click();
       await page.locator('.breakdown .total td').waitFor();
+      await page.getByRole('link', { name: 'Change appointment' }).click();
+      expect(await currentStep(page)).to.contain('Date & time');
+      expect(await page.getByRole('radio', { name: chosen.time, exact: true }).isChecked()).to.equal(true);
+      await stepNav(page).getByRole('link', { name: 'Summary' }).click();
+      await page.locator('.breakdown .total td').waitFor();
       await page.getByRole('link', { name: 'Back' }).click();
+      expect(await currentStep(page)).to.contain('Date & time');
+      await page.getByRole('button', { name: 'Back' }).click();
       expect(await page.getByRole('checkbox', { name: consult.name }).isChecked()).to.equal(true);
       await page.getByRole('button', { name: 'Back' }).click();
       expect(await page.getByLabel('Email').inputValue()).to.equal(PATIENT.email);
@@ -166,6 +197,17 @@ describe('the booking wizard in a real browser', function () {
       await page.getByRole('button', { name: 'Next' }).click();
       expect(await currentStep(page)).to.contain('Services');
       expect(await page.getByRole('alert').innerText()).to.contain('Services: choose at least one service');
+      await page.getByRole('checkbox', { name: consult.name }).check();
+      await page.getByRole('button', { name: 'Next' }).click();
+      await stepNav(page).getByRole('link', { name: 'Summary' }).click();
+      expect(await currentStep(page)).to.contain('Date & time');
+      expect(await page.getByRole('alert').innerText()).to.contain(
+        'Date & time: choose a free time for the visit',
+      );
+      await checkAtBothWidths(page, 'wizard-time-errors');
+      await pickFreeTime(page);
+      await page.getByRole('button', { name: 'Next' }).click();
+      expect(await currentStep(page)).to.contain('Summary');
       expect(unexpected(problems)).to.deep.equal([]);
       await context.close();
     });
@@ -192,6 +234,8 @@ describe('the booking wizard in a real browser', function () {
       expect(await page.getByRole('checkbox', { name: consult.name }).isChecked()).to.equal(true);
       expect(await page.locator('[aria-live]', { hasText: 'Total' }).innerText()).to.contain('₹600.00');
       await page.getByRole('button', { name: 'Next' }).click();
+      await pickFreeTime(page);
+      await page.getByRole('button', { name: 'Next' }).click();
       await page.locator('.breakdown .total td').waitFor();
       expect(await page.locator('.breakdown').innerText()).not.to.contain(mammography.name);
       expect(await page.locator('.summary-body').innerText()).to.contain('No discount applies');
@@ -206,6 +250,8 @@ describe('the booking wizard in a real browser', function () {
       await fillPatient(page);
       await page.getByRole('button', { name: 'Next' }).click();
       await page.getByRole('checkbox', { name: consult.name }).check();
+      await page.getByRole('button', { name: 'Next' }).click();
+      const chosen = await pickFreeTime(page);
       await page.getByRole('button', { name: 'Next' }).click();
       await page.locator('.breakdown .total td').waitFor();
       expect(await saved(page)).to.have.length(1);
@@ -225,6 +271,10 @@ describe('the booking wizard in a real browser', function () {
       expect(bookings[0]!.idempotency_key).to.equal(posts[0]);
       expect(page.url()).to.equal(`${server.url}/bookings/${bookings[0]!.id}`);
       expect(await page.getByRole('status').innerText()).to.equal('Pending');
+      expect(bookings[0]!.slot_start?.toISOString()).to.equal(new Date(chosen.start).toISOString());
+      expect(await page.locator('.facts').innerText()).to.contain(
+        `Appointment\n${appointmentTime(chosen.start)}`,
+      );
       expect(await saved(page)).to.deep.equal([]);
 
       await page.goto(`${server.url}/`);
@@ -288,9 +338,9 @@ describe('the booking wizard in a real browser', function () {
       const user = await signUp(page, server.url);
       await wizardReady(page);
       /** Tabs until the focus is on the control with this accessible name; asserts its focus shows. */
-      async function tabTo(name: string) {
+      async function tabTo(name: string, key = 'Tab') {
         for (let presses = 0; presses < 40; presses++) {
-          await page.keyboard.press('Tab');
+          await page.keyboard.press(key);
           const focused = await page.evaluate(`(() => {
             const el = document.activeElement;
             const label = el.labels && el.labels[0] ? el.labels[0].innerText : el.innerText;
@@ -305,6 +355,17 @@ describe('the booking wizard in a real browser', function () {
           }
         }
         throw new Error(`no control named ${name} within 40 tabs`);
+      }
+      /** Tabs until the focus is on a time of the slot picker; answers its value. */
+      async function tabToRadio(): Promise<string> {
+        for (let presses = 0; presses < 40; presses++) {
+          await page.keyboard.press('Tab');
+          const value = (await page.evaluate(
+            `document.activeElement.type === 'radio' ? document.activeElement.value : ''`,
+          )) as string;
+          if (value) return value;
+        }
+        throw new Error('no time within 40 tabs');
       }
       await tabTo('Full name');
       await page.keyboard.type(PATIENT.name);
@@ -324,6 +385,34 @@ describe('the booking wizard in a real browser', function () {
       await page.keyboard.press('Space');
       await tabTo('Next');
       await page.keyboard.press('Enter');
+      await page.getByRole('heading', { name: 'Choose a date and time' }).waitFor();
+      // A time of the day shown first, chosen, then another day's: the chosen day's link names the
+      // time, and the other day's times are reached by Tab all the same.
+      const firstChoice = await tabToRadio();
+      await page.keyboard.press('Space');
+      const days = page.getByRole('list', { name: 'Days' }).getByRole('link');
+      const shown = page.getByRole('list', { name: 'Days' }).locator('a[aria-current="true"]');
+      expect(await shown.locator('.slot-days__chosen').innerText()).to.equal(
+        `${firstChoice.slice(11, 16)} chosen`,
+      );
+      const second = (await days.nth(1).innerText()).trim();
+      await tabTo(second, 'Shift+Tab');
+      await page.keyboard.press('Enter');
+      const focused = `document.activeElement.matches('fieldset.slot-times:not([hidden])')`;
+      expect(await page.evaluate(focused), 'focus on the day’s times').to.equal(true);
+      expect(await page.getByRole('group', { name: /^Times on / }).getAttribute('data-day')).to.equal(
+        await days.nth(1).getAttribute('data-day'),
+      );
+      // Into the day's times: Tab stops on the group, the arrows move between its times.
+      const radio = await tabToRadio();
+      expect(radio.slice(0, 10)).to.equal(await days.nth(1).getAttribute('data-day'));
+      await page.keyboard.press('Space');
+      expect(await page.locator(`input[type="radio"][value="${radio}"]`).isChecked()).to.equal(true);
+      expect(await days.nth(1).locator('.slot-days__chosen').innerText()).to.equal(
+        `${radio.slice(11, 16)} chosen`,
+      );
+      await tabTo('Next');
+      await page.keyboard.press('Enter');
       await page.locator('.breakdown .total td').waitFor();
       await tabTo('Confirm booking');
       await page.keyboard.press('Enter');
@@ -331,6 +420,7 @@ describe('the booking wizard in a real browser', function () {
       const [booking] = await bookingsOf(user.email);
       expect(booking?.patient_name).to.equal(PATIENT.name);
       expect(booking?.patient_date_of_birth).to.equal(PATIENT.dateOfBirth);
+      expect(booking?.slot_start?.toISOString()).to.equal(new Date(radio).toISOString());
       expect(unexpected(problems)).to.deep.equal([]);
       await context.close();
     });
@@ -356,6 +446,63 @@ describe('the booking wizard in a real browser', function () {
     });
   });
 
+  describe('a full time', () => {
+    /** Fills a slot of the first listed free day to its capacity (as other patients' places would). */
+    async function fillSlot(page: Page): Promise<{ time: string; start: string }> {
+      const day = page.getByRole('group', { name: /^Times on / });
+      const radio = day.getByRole('radio', { disabled: false }).nth(2);
+      const start = (await radio.getAttribute('value'))!;
+      const time = start.slice(11, 16);
+      const { capacity } = await testApp.db
+        .selectFrom('scheduling.schedule')
+        .select('capacity')
+        .executeTakeFirstOrThrow();
+      await testApp.db
+        .insertInto('scheduling.slots')
+        .values({ start: new Date(start), held: capacity })
+        .onConflict((oc) => oc.column('start').doUpdateSet({ held: capacity }))
+        .execute();
+      return { time, start };
+    }
+
+    afterEach(async () => {
+      await testApp.db.deleteFrom('scheduling.slots').execute();
+    });
+
+    for (const javaScript of [true, false]) {
+      it(`is shown but cannot be picked (${javaScript ? 'with' : 'without'} JavaScript)`, async () => {
+        const { context, page, problems } = await openPage(browser, { javaScript });
+        await signUp(page, server.url);
+        if (javaScript) await wizardReady(page);
+        await fillPatient(page, 'Male');
+        await page.getByRole('button', { name: 'Next' }).click();
+        await page.getByRole('checkbox', { name: consult.name }).check();
+        await page.getByRole('button', { name: 'Next' }).click();
+        const full = await fillSlot(page);
+        await page.reload();
+        if (javaScript) await wizardReady(page);
+        const radio = page.getByRole('radio', { name: `${full.time} full` });
+        expect(await radio.isDisabled()).to.equal(true);
+        expect(await radio.getAttribute('value')).to.equal(full.start);
+        if (javaScript) await checkAtBothWidths(page, 'wizard-time-full');
+        // Posted anyway (a stale page, a crafted form): the step refuses it, beside the picker.
+        const res = await page.request.post(`${server.url}/wizard`, {
+          form: {
+            _csrf: (await page.locator('input[name="_csrf"]').first().getAttribute('value'))!,
+            step: 'time',
+            action: 'next',
+            slotStart: full.start,
+          },
+          maxRedirects: 0,
+        });
+        expect(res.status()).to.equal(400);
+        expect(await res.text()).to.contain('Date &amp; time: the time you chose is full');
+        expect(unexpected(problems)).to.deep.equal([]);
+        await context.close();
+      });
+    }
+  });
+
   describe('without JavaScript', () => {
     it('books through plain forms posted step by step', async () => {
       const { context, page, problems } = await openPage(browser, { javaScript: false });
@@ -373,6 +520,21 @@ describe('the booking wizard in a real browser', function () {
       await page.getByRole('checkbox', { name: consult.name }).check();
       await page.getByRole('checkbox', { name: scan.name }).check();
       await page.getByRole('button', { name: 'Next' }).click();
+      expect(await currentStep(page)).to.contain('Date & time');
+      await page.getByRole('button', { name: 'Next' }).click();
+      expect(await page.getByRole('alert').innerText()).to.contain('Date & time: choose a free time');
+      // A day is a link that loads the page with that day's times.
+      const days = page.getByRole('list', { name: 'Days' }).getByRole('link', { name: /free time/ });
+      const day = days.nth(1);
+      const dayDate = await day.getAttribute('data-day');
+      await day.click();
+      await page.waitForURL(new RegExp(`day=${dayDate}`));
+      expect(await page.getByRole('group', { name: /^Times on / }).count()).to.equal(1);
+      await checkAtBothWidths(page, 'wizard-nojs-time', { axe: false });
+      const chosen = await pickFreeTime(page);
+      expect(chosen.start.slice(0, 10)).to.equal(dayDate);
+      await page.getByRole('button', { name: 'Next' }).click();
+      expect(await page.locator('.summary-body').innerText()).to.contain(appointmentTime(chosen.start));
       await checkAtBothWidths(page, 'wizard-nojs-summary', { axe: false });
       expect(await page.locator('.breakdown .total td').innerText()).to.equal(discountedTotal);
       await page.getByRole('button', { name: 'Confirm booking' }).click();
@@ -380,6 +542,8 @@ describe('the booking wizard in a real browser', function () {
       expect(await page.getByRole('status').innerText()).to.equal('Pending');
       const bookings = await bookingsOf(user.email);
       expect(bookings).to.have.length(1);
+      expect(bookings[0]!.slot_start?.toISOString()).to.equal(new Date(chosen.start).toISOString());
+      expect(await page.locator('.facts').innerText()).to.contain(appointmentTime(chosen.start));
       await checkAtBothWidths(page, 'status-nojs', { axe: false });
       expect(unexpected(problems, [400])).to.deep.equal([]);
       await context.close();

@@ -7,7 +7,10 @@ import { AxeBuilder } from '@axe-core/playwright';
 import { expect } from 'chai';
 import type { Browser, Page } from 'playwright-core';
 
-const screenshots = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../output/screenshots');
+// SCREENSHOT_DIR puts them elsewhere (outside the checkout, say).
+const screenshots =
+  process.env.SCREENSHOT_DIR ??
+  path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../output/screenshots');
 
 /**
  * A page in its own context that records console errors and page errors (a CSP violation shows up as

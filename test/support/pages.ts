@@ -9,7 +9,8 @@ import { projectRoot } from '../../lib/paths.js';
 import { buildUser } from './factories.js';
 
 export const WIDTHS = { phone: { width: 360, height: 780 }, desktop: { width: 1280, height: 900 } };
-const SCREENSHOTS = path.join(projectRoot, 'test', 'output', 'screenshots');
+// SCREENSHOT_DIR puts them elsewhere (outside the checkout, say).
+const SCREENSHOTS = process.env.SCREENSHOT_DIR ?? path.join(projectRoot, 'test', 'output', 'screenshots');
 
 /** A fresh context and page that collects console errors, page errors and CSP violations. */
 export async function openPage(
@@ -53,7 +54,7 @@ export async function expectAccessible(page: Page, what: string): Promise<void> 
 
 /**
  * Checks the page with axe-core and saves a full-page screenshot at 360 px and 1280 px
- * (test/output/screenshots/<name>-<width>.png); the viewport is put back afterwards. Pages in a
+ * (test/output/screenshots/<name>-<width>.png, or under SCREENSHOT_DIR); the viewport is put back afterwards. Pages in a
  * context without JavaScript cannot run axe (`axe: false`): the same markup is checked with it on.
  */
 export async function checkAtBothWidths(page: Page, name: string, { axe = true } = {}): Promise<void> {
@@ -80,4 +81,19 @@ export function unexpected(problems: string[], statuses: number[] = []): string[
 /** Waits until the wizard's script has restored the saved progress (pages with JavaScript only). */
 export async function wizardReady(page: Page): Promise<void> {
   await page.locator('#wizard[data-ready="true"]').waitFor();
+}
+
+/**
+ * On a slot picker: chooses the shown day's first free time (by role: the day's group of radios,
+ * the enabled ones) and answers its label ("09:15") and start.
+ */
+export async function pickFreeTime(page: Page): Promise<{ time: string; start: string }> {
+  const day = page.getByRole('group', { name: /^Times on / });
+  const radio = day.getByRole('radio', { disabled: false }).first();
+  await radio.check();
+  const start = (await radio.getAttribute('value')) ?? '';
+  const time = await radio.evaluate((input) =>
+    ((input as unknown as { labels: { innerText: string }[] | null }).labels?.[0]?.innerText ?? '').trim(),
+  );
+  return { time, start };
 }

@@ -27,6 +27,27 @@ describe('view helpers (server) and their browser twin', () => {
     }
   });
 
+  it('show an appointment with its weekday, in IST', () => {
+    expect(server.appointmentTime('2026-12-02T09:15:00+05:30')).to.equal('Wed 2 Dec 2026, 09:15 IST');
+    // 18:30 UTC is already the next IST day.
+    expect(server.appointmentTime('2026-12-05T18:30:00.000Z')).to.equal('Sun 6 Dec 2026, 00:00 IST');
+    for (const at of [...instants, '2026-12-02T09:15:00+05:30'])
+      expect(twin.appointmentTime!(at)).to.equal(server.appointmentTime(at));
+  });
+
+  it('show today’s fill rate as a percentage and the places', () => {
+    const days = [
+      { held: 38, places: 90, fillRate: 0.422 },
+      { held: 0, places: 108, fillRate: 0 },
+      { held: 0, places: 0, fillRate: null },
+      { held: 2, places: 0, fillRate: null },
+    ];
+    expect(server.fillRateText(days[0]!)).to.equal('42.2% (38 of 90 places held)');
+    expect(server.fillRateText(days[2]!)).to.equal('No places offered (closed)');
+    for (const day of days)
+      expect((browser as typeof server).fillRateText(day)).to.equal(server.fillRateText(day));
+  });
+
   it('show the time between steps', () => {
     const cases: [number, string][] = [
       [0, '0 ms'],

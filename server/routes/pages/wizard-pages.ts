@@ -1,18 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
+import { z } from 'zod';
 import { requestBooking } from '../../../lib/booking/booking-service.js';
+import { bookingEntries } from '../../../lib/booking/patient-bookings.js';
 import { listServices, type ServiceView } from '../../../lib/catalogue/catalogue-service.js';
 import { serviceFitsPatient } from '../../../lib/catalogue/service-rules.js';
 import type { Clock } from '../../../lib/clock.js';
 import type { Db } from '../../../lib/db/database.js';
 import { extendContext } from '../../../lib/context.js';
-import { ValidationError } from '../../../lib/errors.js';
+import { NotFoundError, ValidationError } from '../../../lib/errors.js';
 import type { FormError } from '../../views/helpers.js';
 import { bookingInput } from '../bookings.js';
 import { formBody } from './forms.js';
 import {
   chosenGender,
   findStep,
+  slotProblem,
   WIZARD_STEPS,
   type WizardProgress,
   type WizardStep,
@@ -24,6 +27,8 @@ declare module 'express-session' {
     wizard?: WizardProgress;
     /** Services taken off the choice because the gender changed, shown once on the Services step. */
     wizardRemoved?: string[];
+    /** The progress was just set from an earlier booking: the page's entries replace any saved ones. */
+    wizardFresh?: boolean;
   }
 }
 
@@ -35,11 +40,13 @@ export interface WizardDeps {
 }
 
 const firstStep = WIZARD_STEPS[0] as WizardStep;
+const bookingId = z.uuid();
 
 function freshProgress(): WizardProgress {
   return {
     patient: { name: '', gender: '', dateOfBirth: '', phone: '', email: '' },
     serviceIds: [],
+    slotStart: '',
     idempotencyKey: randomUUID(),
   };
 }
@@ -74,6 +81,8 @@ export function wizardPages(deps: WizardDeps): Router {
   ) => {
     const removed = req.session.wizardRemoved ?? [];
     delete req.session.wizardRemoved;
+    const fresh = req.session.wizardFresh === true;
+    delete req.session.wizardFresh;
     let errors = current.errors;
     const stepLocals: Record<string, object> = {};
     for (const step of WIZARD_STEPS) {
@@ -83,6 +92,7 @@ export function wizardPages(deps: WizardDeps): Router {
         clock: deps.clock,
         current: isCurrent,
         removed: isCurrent ? removed : [],
+        day: req.query.day,
       });
       stepLocals[step.id] = view.locals;
       if (isCurrent && view.errors) errors = [...errors, ...view.errors];
@@ -93,6 +103,7 @@ export function wizardPages(deps: WizardDeps): Router {
       scripts: ['/js/wizard.js'],
       steps: WIZARD_STEPS.map(({ id, label }) => ({ id, label })),
       current: current.step.id,
+      fresh,
       errors,
       progress,
       stepLocals,
@@ -140,6 +151,8 @@ export function wizardPages(deps: WizardDeps): Router {
       return;
     }
     const errors = step.check(progress, deps.clock);
+    if (errors.length === 0 && step.verify)
+      errors.push(...(await step.verify(progress, deps.db, deps.clock)));
     if (errors.length > 0) {
       await render(req, res, progress, { step, errors }, 400);
       return;
@@ -170,8 +183,31 @@ export function wizardPages(deps: WizardDeps): Router {
       res.redirect(303, `/bookings/${booking.id}`);
     } catch (error) {
       if (!(error instanceof ValidationError)) throw error;
+      const slot = slotProblem(error);
+      if (slot) {
+        await render(
+          req,
+          res,
+          progress,
+          { step: findStep('time') as WizardStep, errors: [slot] },
+          error.status,
+        );
+        return;
+      }
       await render(req, res, progress, { step: summary, errors: [] }, error.status);
     }
+  });
+
+  /** The same visit booked again at another time: one of the patient's bookings fills the wizard. */
+  router.get('/bookings/:id/book-again', async (req, res) => {
+    if (!patientOnly(req, res)) return;
+    const id = bookingId.safeParse(req.params.id);
+    const entries = id.success ? await bookingEntries(deps.db, req.user!.id, id.data) : null;
+    // Another patient's booking is indistinguishable from a missing one.
+    if (!entries) throw new NotFoundError('No such booking.');
+    req.session.wizard = { ...entries, slotStart: '', idempotencyKey: randomUUID() };
+    req.session.wizardFresh = true;
+    res.redirect(303, '/?step=time');
   });
 
   return router;

@@ -3,6 +3,7 @@ import type { TestApp } from '../../support/app.js';
 import { rowCounts, startApiApp, trackWrites } from '../../support/api-helpers.js';
 import { buildPatient, buildUser, createService, signedUpPatient } from '../../support/factories.js';
 import { Client } from '../../support/http.js';
+import { freeSlots } from '../../support/saga-helpers.js';
 
 // The patient pages as forms (no browser): every hostile post gets the form back with messages, a 4xx,
 // and writes nothing.
@@ -120,6 +121,16 @@ describe('patient pages: forms under bad input', function () {
     expect(
       (await postForm(client, '/wizard', `step=services&action=next&serviceIds=${mammography.id}`)).status,
     ).to.equal(303);
+    const [slot] = await freeSlots(client, 1);
+    expect(
+      (
+        await postForm(
+          client,
+          '/wizard',
+          `step=time&action=next&slotStart=${encodeURIComponent(slot!.start)}`,
+        )
+      ).status,
+    ).to.equal(303);
     const summary = await client.get('/?step=summary').set('accept', 'text/html');
     expect(summary.text).to.contain('Some chosen services cannot be booked.');
     const confirm = await postForm(client, '/wizard/confirm', '');
@@ -137,6 +148,11 @@ describe('patient pages: forms under bad input', function () {
 
     await postForm(client, '/wizard', `step=patient&action=next&${patientForm()}`);
     await postForm(client, '/wizard', `step=services&action=next&serviceIds=${consult.id}`);
+    const noTime = await postForm(client, '/wizard/confirm', '');
+    expect(noTime.status).to.equal(400);
+    expect(noTime.text).to.contain('Date &amp; time: choose a free time for the visit');
+    const [slot] = await freeSlots(client, 1);
+    await postForm(client, '/wizard', `step=time&action=next&slotStart=${encodeURIComponent(slot!.start)}`);
     const [first, second] = await Promise.all([
       postForm(client, '/wizard/confirm', ''),
       postForm(client, '/wizard/confirm', ''),
@@ -147,6 +163,78 @@ describe('patient pages: forms under bad input', function () {
     if (second.status === 303) expect(second.headers.location).to.equal(first.headers.location);
     else expect(second.status).to.equal(400);
     expect((await rowCounts(testApp.db)).bookings).to.equal(before.bookings + 1);
+  });
+
+  it('refuses a Date & time that is missing, malformed, no slot or too soon, keeping the other entries', async () => {
+    const { client } = await signedUpPatient(testApp.app);
+    await postForm(client, '/wizard', `step=patient&action=next&${patientForm({ name: 'Kavya Iyer' })}`);
+    await postForm(client, '/wizard', `step=services&action=next&serviceIds=${consult.id}`);
+    const before = await rowCounts(testApp.db);
+    for (const body of [
+      'step=time&action=next',
+      'step=time&action=next&slotStart=tomorrow',
+      'step=time&action=next&slotStart=2026-13-40T09%3A00%3A00%2B05%3A30',
+    ]) {
+      const res = await postForm(client, '/wizard', body);
+      expect(res.status, body).to.equal(400);
+      expect(res.text, body).to.contain('Date &amp; time: choose a free time for the visit');
+      expect(res.text, body).to.contain('Choose a date and time');
+    }
+    // Well formed but not a bookable slot: the step takes it, the booking refuses it (422) with the
+    // reason beside the picker, and nothing is written.
+    const [slot] = await freeSlots(client, 1);
+    const offGrid = new Date(new Date(slot!.start).getTime() + 7 * 60_000).toISOString();
+    const soon = new Date(Date.now() + 10 * 60_000).toISOString();
+    for (const start of [offGrid, soon]) {
+      await postForm(client, '/wizard', `step=time&action=next&slotStart=${encodeURIComponent(start)}`);
+      const confirm = await postForm(client, '/wizard/confirm', '');
+      expect(confirm.status, start).to.equal(422);
+      expect(confirm.text, start).to.contain('Date &amp; time: that time cannot be booked');
+      expect(confirm.text, start).to.contain('value="Kavya Iyer"');
+    }
+    expect(await rowCounts(testApp.db)).to.deep.equal(before);
+    // A day that is no date, or out of the list, shows the default day instead.
+    for (const day of ['x', '1999-01-01', '2026-02-30', '2999-01-01']) {
+      const page = await client.get(`/?step=time&day=${day}`).set('accept', 'text/html');
+      expect(page.status, day).to.equal(200);
+      expect(page.text.match(/aria-current="true"/g), day).to.have.length(1);
+    }
+    expect((await client.get('/?step=time&day=%00').set('accept', 'text/html')).status).to.equal(400);
+  });
+
+  it('books the same visit again at another time: the entries kept, only for the booking’s own patient', async () => {
+    const owner = await signedUpPatient(testApp.app);
+    const patient = buildPatient({ name: 'Meera Pillai', gender: 'female' });
+    const res = await owner.client.post('/api/bookings', { patient, serviceIds: [consult.id] });
+    expect(res.status).to.equal(202);
+    const id = res.body.booking.id as string;
+    const other = await signedUpPatient(testApp.app);
+    for (const path of [`/bookings/${id}/book-again`, '/bookings/not-an-id/book-again']) {
+      const page = await other.client.get(path).set('accept', 'text/html');
+      expect(page.status, path).to.equal(404);
+      expect(page.text, path).to.contain('Page not found');
+    }
+    const anonymous = await new Client(testApp.app)
+      .get(`/bookings/${id}/book-again`)
+      .set('accept', 'text/html');
+    expect(anonymous.status).to.equal(303);
+    expect(anonymous.headers.location).to.match(/^\/login\?next=/);
+    // The other patient's wizard is untouched.
+    expect((await other.client.get('/?step=patient').set('accept', 'text/html')).text).not.to.contain(
+      'Meera Pillai',
+    );
+
+    const again = await owner.client.get(`/bookings/${id}/book-again`).set('accept', 'text/html');
+    expect(again.status).to.equal(303);
+    expect(again.headers.location).to.equal('/?step=time');
+    const time = await owner.client.get('/?step=time').set('accept', 'text/html');
+    expect(time.status).to.equal(200);
+    expect(time.text).to.contain('data-fresh="true"');
+    expect(time.text).to.contain('value="Meera Pillai"');
+    expect(time.text).to.match(new RegExp(`value="${consult.id}"[^>]*checked`));
+    expect(time.text).to.contain(
+      'aria-current="step"><span class="steps__number" aria-hidden="true">3</span> Date &amp; time',
+    );
   });
 
   it('sends anonymous visitors to log in, honouring only same-site next paths', async () => {

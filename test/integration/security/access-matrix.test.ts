@@ -145,6 +145,10 @@ const MATRIX: Record<string, Entry> = {
   'POST /admin/discounts': { form: true, expect: adminPage(400) },
   'GET /admin/bookings': { expect: adminPage(200) },
   'GET /admin/bookings/:id': { path: (f) => `/admin/bookings/${f.bookingId}`, expect: adminPage(200) },
+  'GET /admin/schedule': { expect: adminPage(200) },
+  // An empty form is refused (every field missing) before anything is saved.
+  'POST /admin/schedule': { form: true, expect: adminPage(400) },
+  'GET /admin/appointments': { expect: adminPage(200) },
   'GET /admin/logs': { expect: adminPage(200) },
   'GET /admin/dead-letters': { expect: adminPage(200) },
   'POST /admin/dead-letters/replay': { form: true, expect: adminPage(400) },
@@ -157,6 +161,11 @@ const MATRIX: Record<string, Entry> = {
   'GET /bookings/:id': {
     path: (f) => `/bookings/${f.bookingId}`,
     expect: { anonymous: 302, patient: 200, otherPatient: 404, admin: 200 },
+  },
+  // The same visit booked again at another time: only its own patient's wizard is filled.
+  'GET /bookings/:id/book-again': {
+    path: (f) => `/bookings/${f.bookingId}/book-again`,
+    expect: { anonymous: 303, patient: 303, otherPatient: 404, admin: 403 },
   },
   'POST /wizard': { form: true, expect: { anonymous: 303, patient: 400, otherPatient: 400, admin: 403 } },
   'POST /wizard/confirm': {
