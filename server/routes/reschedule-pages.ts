@@ -3,15 +3,15 @@ import { z } from 'zod';
 import { getBookingView } from '../../lib/booking/booking-service.js';
 import { requestReschedule } from '../../lib/booking/reschedule-service.js';
 import { changeability } from '../../lib/booking/change-rules.js';
-import { addDays, istToday, isValidIsoDate, type Clock } from '../../lib/clock.js';
+import type { Clock } from '../../lib/clock.js';
 import type { Db } from '../../lib/db/database.js';
 import { NotFoundError } from '../../lib/errors.js';
-import { listSlots } from '../../lib/scheduling/slots-service.js';
 import { currentUser, requireLoginPage } from '../auth/guards.js';
 import { parse } from '../middleware/validate.js';
 import { formBody, formErrors, shownText } from './pages/forms.js';
 import { rescheduleInput, rescheduleReason } from './bookings.js';
 import { cancellableUntil } from './cancellation-pages.js';
+import { slotPicker } from '../views/slot-picker.js';
 
 export interface ReschedulePageDeps {
   db: Db;
@@ -22,24 +22,12 @@ export interface ReschedulePageDeps {
 }
 
 const bookingId = z.uuid();
-/** The days a new time is chosen from, today (IST) included. */
-const PICKER_DAYS = 14;
 const FIELDS = {
   slotStart: { id: 'slot-picker', label: 'New time' },
   reason: { id: 'reschedule-reason', label: 'Reason' },
 };
-const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-
-/** "Wed 2 Dec" for a 'YYYY-MM-DD' date. */
-function dayLabel(isoDate: string): string {
-  const [year, month, day] = isoDate.split('-').map(Number) as [number, number, number];
-  const weekday = new Date(Date.UTC(year, month - 1, day)).getUTCDay();
-  return `${WEEKDAYS[weekday]} ${day} ${MONTHS[month - 1]}`;
-}
-
 /**
- * Moving a booking from the site: a page with the current time and a picker of free slots (a day at
+ * Moving a booking from the site: a page with the current time and the shared slot picker (a day at
  * a time, chosen with links, so it works without a script), then the same request the API makes.
  * An admin moves a patient's booking here too, with a reason.
  */
@@ -63,37 +51,24 @@ export function reschedulePages(deps: ReschedulePageDeps): Router {
     return { booking, deadline, verdict };
   };
 
-  /** The days to choose from and the shown day's times (the current one cannot be chosen). */
-  const picker = async (page: Awaited<ReturnType<typeof load>>, wanted: unknown, chosen: string) => {
-    const today = istToday(deps.clock);
-    const days = Array.from({ length: PICKER_DAYS }, (_, i) => addDays(today, i));
-    const chosenDay = /^\d{4}-\d{2}-\d{2}/.exec(chosen)?.[0];
-    const day =
-      typeof wanted === 'string' && isValidIsoDate(wanted) && days.includes(wanted)
-        ? wanted
-        : chosenDay && days.includes(chosenDay)
-          ? chosenDay
-          : (days[0] as string);
+  /** The shared slot picker, the booking's own time shown but not a choice. */
+  const picker = async (page: Awaited<ReturnType<typeof load>>, day: unknown, chosen: string) => {
+    const locals = await slotPicker(deps.db, deps.clock, { chosenStart: chosen, day });
     const current = page.booking.appointment?.start ?? null;
-    const slots = (await listSlots(deps.db, deps.clock, day, 1)).map((slot) => ({
-      start: slot.start,
-      time: slot.start.slice(11, 16),
-      state: slot.start === current ? 'current' : slot.available > 0 ? 'free' : 'full',
-    }));
-    return {
-      days: days.map((date) => ({ date, label: dayLabel(date) })),
-      day,
-      dayLabel: dayLabel(day),
-      slots,
-      chosen,
-    };
+    const days = locals.days.map((pickerDay) => {
+      const slots = pickerDay.slots.map((slot) =>
+        slot.start === current ? { ...slot, state: 'current' as const } : slot,
+      );
+      return { ...pickerDay, slots, free: slots.filter((slot) => slot.state === 'free').length };
+    });
+    return { ...locals, days };
   };
 
   const show = async (
     req: Request,
     res: Response,
     page: Awaited<ReturnType<typeof load>>,
-    extra: { errors?: unknown[]; reason?: string; slotStart?: string; day?: unknown } = {},
+    extra: { errors?: unknown[]; reason?: string; slotStart?: string } = {},
     status = 200,
   ) => {
     res
@@ -105,9 +80,9 @@ export function reschedulePages(deps: ReschedulePageDeps): Router {
         deadline: page.deadline,
         verdict: page.verdict,
         picker:
-          page.verdict === 'changeable'
-            ? await picker(page, extra.day ?? req.query.day, extra.slotStart ?? '')
-            : null,
+          page.verdict === 'changeable' ? await picker(page, req.query.day, extra.slotStart ?? '') : null,
+        dayHref: `/bookings/${page.booking.id}/reschedule?day=`,
+        scripts: ['/js/slot-picker.js'],
         errors: extra.errors ?? [],
         reason: extra.reason ?? '',
         fields: FIELDS,
@@ -151,7 +126,6 @@ export function reschedulePages(deps: ReschedulePageDeps): Router {
           errors,
           reason: shownText(body.reason),
           slotStart: shownText(body.slotStart),
-          day: body.day,
         },
         status,
       );

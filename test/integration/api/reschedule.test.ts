@@ -407,24 +407,31 @@ describe('API: POST /api/bookings/:id/reschedule', function () {
         .set('x-csrf-token', await patient.client.csrf())
         .send(form);
 
-    it('offers the chosen day’s times as radios labelled in IST, the current time not among the choices', async () => {
+    it('offers the next days’ times as radios labelled in IST, the current time not among the choices', async () => {
       const booking = await confirmed();
       const today = await page(booking.id).expect(200);
       expect(today.headers['cache-control']).to.contain('no-store');
       expect(today.text).to.contain(`Reschedule booking ${booking.reference}`);
       expect(today.text).to.contain('1 Dec 2026, 15:00–15:15 IST');
-      // Today from 13:00 (an hour ahead of noon); 15:00 is the booking's own.
+      // 15:00 today is the booking's own; 12:45 is less than an hour away; 13:00 is free.
+      const radio = (id: string) =>
+        new RegExp(`<input type="radio" id="slot-picker-${id}" name="slotStart" value="[^"]+"( disabled)?>`);
+      expect(today.text.match(radio('2026-12-01-1500'))?.[1]).to.equal(' disabled');
       expect(today.text).to.match(
-        /<input type="radio" id="slot-202612011500" name="slotStart" value="2026-12-01T15:00:00\+05:30" disabled>/,
+        /<label for="slot-picker-2026-12-01-1500">15:00 <span class="slot__note">current<\/span>/,
       );
-      expect(today.text).to.not.contain('value="2026-12-01T12:45:00+05:30"');
-      expect(today.text).to.contain('value="2026-12-01T13:00:00+05:30"');
-      const tomorrow = await page(booking.id, '?day=2026-12-02').expect(200);
-      expect(tomorrow.text).to.contain('Times on Wed 2 Dec');
-      expect(tomorrow.text).to.match(/<label for="slot-202612021000">10:00<\/label>/);
-      // A day that is not offered (or not a day) shows the first one.
+      expect(today.text.match(radio('2026-12-01-1245'))?.[1]).to.equal(' disabled');
+      expect(today.text.match(radio('2026-12-01-1300'))?.[1]).to.equal(undefined);
+      expect(today.text).to.contain('value="2026-12-02T10:00:00+05:30"');
+      expect(today.text).to.contain('href="/bookings/' + booking.id + '/reschedule?day=2026-12-02');
+      // The day asked for is the one shown; a day not offered (or not a day) shows the first with a free time.
+      const shown = (html: string) =>
+        /<fieldset class="slot-times" id="slot-picker-([\d-]+)" data-day="[\d-]+" tabindex="-1">/.exec(
+          html,
+        )?.[1];
+      expect(shown((await page(booking.id, '?day=2026-12-02').expect(200)).text)).to.equal('2026-12-02');
       for (const day of ['2027-01-01', 'garbage', '']) {
-        expect((await page(booking.id, `?day=${day}`).expect(200)).text).to.contain('Times on Tue 1 Dec');
+        expect(shown((await page(booking.id, `?day=${day}`).expect(200)).text)).to.equal('2026-12-01');
       }
     });
 
@@ -435,7 +442,7 @@ describe('API: POST /api/bookings/:id/reschedule', function () {
       expect(missing.status).to.equal(400);
       expect(missing.text).to.contain('There is a problem').and.to.contain('href="#slot-picker"');
       expect(missing.text).to.contain('Clash at work');
-      const closed = await submit(booking.id, { slotStart: '2026-12-06T10:00:00+05:30', day: '2026-12-06' });
+      const closed = await submit(booking.id, { slotStart: '2026-12-06T10:00:00+05:30' });
       expect(closed.status).to.equal(422);
       expect(closed.text).to.contain('the clinic is closed that day');
       expect(await rowCounts(testApp.db)).to.deep.equal(before);
@@ -443,7 +450,7 @@ describe('API: POST /api/bookings/:id/reschedule', function () {
 
     it('starts the move and sends the patient to the status page, which follows it', async () => {
       const booking = await confirmed();
-      const res = await submit(booking.id, { slotStart: TOMORROW_10_00, day: '2026-12-02' });
+      const res = await submit(booking.id, { slotStart: TOMORROW_10_00 });
       expect(res.status).to.equal(303);
       expect(res.headers.location).to.equal(`/bookings/${booking.id}`);
       expect(await rescheduleEvents(booking.id)).to.have.length(1);
