@@ -1,7 +1,8 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { sql } from 'kysely';
 import type { Redis } from 'ioredis';
 import type { Db } from '../db/database.js';
+import { listenOn } from '../db/listener.js';
 import { errorFields, logger } from '../logger.js';
 import { capDeadLetters } from './dead-letters.js';
 import { OUTBOX_CHANNEL, pruneInbox } from './outbox.js';
@@ -144,23 +145,16 @@ export class OutboxRelay {
   }
 
   private async listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.options.databaseUrl });
-    client.on('notification', () => this.kick());
-    client.on('error', (error) => {
-      // Polling keeps the relay going meanwhile; the listener comes back on its own.
-      logger.warn('outbox listener lost; polling until it is back', errorFields(error));
-      if (this.listener !== client) return;
-      this.listener = null;
-      void client.end().catch(() => {});
-      this.scheduleRelisten();
+    const client = await listenOn(this.options.databaseUrl, OUTBOX_CHANNEL, {
+      notification: () => this.kick(),
+      lost: (error) => {
+        // Polling keeps the relay going meanwhile; the listener comes back on its own.
+        logger.warn('outbox listener lost; polling until it is back', error ? errorFields(error) : {});
+        if (this.listener !== client) return;
+        this.listener = null;
+        this.scheduleRelisten();
+      },
     });
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${OUTBOX_CHANNEL}`);
-    } catch (error) {
-      await client.end().catch(() => {});
-      throw error;
-    }
     if (this.stopped) {
       await client.end().catch(() => {});
       return;

@@ -1,5 +1,6 @@
-import pg from 'pg';
+import type pg from 'pg';
 import type { Db } from '../db/database.js';
+import { listenOn } from '../db/listener.js';
 import { errorFields, logger } from '../logger.js';
 import { findUser, type AccountUser } from './user-service.js';
 
@@ -62,29 +63,20 @@ export class AccountCache {
   }
 
   private async listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.options.databaseUrl });
-    client.on('notification', (message) => {
-      this.generation++;
-      if (message.payload) this.accounts.delete(message.payload);
+    const client = await listenOn(this.options.databaseUrl, ACCOUNT_CHANNEL, {
+      notification: (id) => {
+        this.generation++;
+        if (id) this.accounts.delete(id);
+      },
+      lost: (error) => {
+        if (this.listener !== client) return;
+        logger.warn('account listener lost; reading accounts from the database until it is back', {
+          ...(error ? errorFields(error) : {}),
+        });
+        this.forget();
+        this.scheduleRelisten();
+      },
     });
-    const lost = (error?: Error) => {
-      if (this.listener !== client) return;
-      logger.warn('account listener lost; reading accounts from the database until it is back', {
-        ...(error ? errorFields(error) : {}),
-      });
-      this.forget();
-      void client.end().catch(() => {});
-      this.scheduleRelisten();
-    };
-    client.on('error', lost);
-    client.on('end', () => lost());
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${ACCOUNT_CHANNEL}`);
-    } catch (error) {
-      await client.end().catch(() => {});
-      throw error;
-    }
     if (this.stopped) {
       await client.end().catch(() => {});
       return;
