@@ -415,7 +415,9 @@ describe('API: bookings and services', function () {
           'services',
           'pricing',
           'appointment',
+          // Beyond the spec's list: a change under way ('cancelling', 'rescheduling') and where to.
           'change',
+          'rescheduleTo',
           'events',
         );
         expect(booking).to.deep.include({
@@ -428,6 +430,8 @@ describe('API: bookings and services', function () {
           services: [{ id: service.id, name: service.name, pricePaise: null }],
           pricing: null,
           appointment: null,
+          change: null,
+          rescheduleTo: null,
         });
         expect(booking.events.map((event) => event.type)).to.deep.equal(['BookingRequested']);
         for (const at of [booking.createdAt, booking.events[0]!.occurredAt]) {
