@@ -174,7 +174,11 @@ export function bookingHandlers(
           .execute();
       }
     },
-    SlotReserved: saga,
+    SlotReserved: async (event, context) => {
+      const { data } = event;
+      if ('cause' in data) await moved(event, data, context);
+      else await saga(event, context);
+    },
     SlotSkipped: saga,
     SlotRejected: saga,
     SlotReleased: async (event, context) => {
@@ -186,39 +190,6 @@ export function bookingHandlers(
       }
       await runSaga(event, context, redrive);
       await settleCancellation(context, event.bookingId, redrive);
-    },
-    RescheduleSlotReserved: async (event, context) => {
-      const booking = await lockBooking(context.trx, event.bookingId);
-      // Only the answer to the move under way counts (a redelivered one is on the timeline already).
-      if (!answersMove(booking, event)) return;
-      await recordTimeline(context.trx, [event]);
-      const inviteSequence = booking.invite_sequence + 1;
-      const rescheduled = context.emit('BookingRescheduled', {
-        reference: booking.reference,
-        previous:
-          booking.slot_start && booking.slot_end
-            ? { start: formatIst(booking.slot_start), end: formatIst(booking.slot_end) }
-            : null,
-        appointment: { start: event.data.slotStart, end: event.data.slotEnd },
-        reason: booking.change_reason,
-        patient: { name: booking.patient_name, email: booking.patient_email },
-        inviteSequence,
-      });
-      await context.trx
-        .updateTable('booking.bookings')
-        .set({
-          slot_start: new Date(event.data.slotStart),
-          slot_end: new Date(event.data.slotEnd),
-          // A walk-in given a time now holds a place that a cancellation gives back.
-          slot_outcome: 'reserved',
-          slot_released: false,
-          invite_sequence: inviteSequence,
-          ...changeSettled,
-        })
-        .where('id', '=', booking.id)
-        .execute();
-      await recordTimeline(context.trx, [rescheduled]);
-      logger.info('booking rescheduled', { slotStart: event.data.slotStart });
     },
     RescheduleRejected: async (event, context) => {
       const booking = await lockBooking(context.trx, event.bookingId);
@@ -266,6 +237,45 @@ export function bookingHandlers(
 }
 
 /** The scheduling answer to the reschedule under way (not a stale or repeated one). */
+/** A reschedule's new place is held (its old one given back): the booking moves to it. */
+async function moved(
+  event: Event<'SlotReserved'>,
+  data: { slotStart: string; slotEnd: string },
+  context: HandlerContext,
+): Promise<void> {
+  const booking = await lockBooking(context.trx, event.bookingId);
+  // Only the answer to the move under way counts (a redelivered one is on the timeline already).
+  if (!answersMove(booking, event)) return;
+  await recordTimeline(context.trx, [event]);
+  const inviteSequence = booking.invite_sequence + 1;
+  const rescheduled = context.emit('BookingRescheduled', {
+    reference: booking.reference,
+    previous:
+      booking.slot_start && booking.slot_end
+        ? { start: formatIst(booking.slot_start), end: formatIst(booking.slot_end) }
+        : null,
+    appointment: { start: data.slotStart, end: data.slotEnd },
+    reason: booking.change_reason,
+    patient: { name: booking.patient_name, email: booking.patient_email },
+    inviteSequence,
+  });
+  await context.trx
+    .updateTable('booking.bookings')
+    .set({
+      slot_start: new Date(data.slotStart),
+      slot_end: new Date(data.slotEnd),
+      // A walk-in given a time now holds a place that a cancellation gives back.
+      slot_outcome: 'reserved',
+      slot_released: false,
+      invite_sequence: inviteSequence,
+      ...changeSettled,
+    })
+    .where('id', '=', booking.id)
+    .execute();
+  await recordTimeline(context.trx, [rescheduled]);
+  logger.info('booking rescheduled', { slotStart: data.slotStart });
+}
+
 function answersMove(booking: Booking, event: Event): boolean {
   return booking.change === 'rescheduling' && booking.change_event_id === event.causationId;
 }

@@ -51,7 +51,6 @@ export const SAGA_STEP_ORDER = [
   'CompensationTriggered',
   // A reschedule takes the new place and gives the old one back in one step: the new one shows first.
   'RescheduleRequested',
-  'RescheduleSlotReserved',
   'SlotReleased',
   'DiscountQuotaReleased',
   'BookingConfirmed',

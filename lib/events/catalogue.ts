@@ -31,6 +31,13 @@ const pricingRequest = z.object({
   patient: z.object({ gender, dateOfBirth: isoDate }),
 });
 
+/** A place held in a slot, for a new booking or for the new time of a reschedule. */
+const placeHeld = {
+  slotStart: instant,
+  slotEnd: instant,
+  scheduleVersion: z.number().int().positive(),
+};
+
 const quotaDecision = z.object({
   pricing,
   day: isoDate.nullable(),
@@ -58,12 +65,11 @@ export const catalogue = {
   SlotReserved: {
     stream: 'scheduling',
     version: 1,
-    data: z.object({
-      slotStart: instant,
-      slotEnd: instant,
-      scheduleVersion: z.number().int().positive(),
-      request: pricingRequest,
-    }),
+    data: z.union([
+      z.object({ ...placeHeld, request: pricingRequest }),
+      // A reschedule's new place: the booking is priced already, so pricing takes no notice of it.
+      z.object({ ...placeHeld, cause: z.literal('reschedule'), previousSlotStart: instant.nullable() }),
+    ]),
   },
   SlotSkipped: { stream: 'scheduling', version: 1, data: z.object({ request: pricingRequest }) },
   SlotRejected: {
@@ -159,17 +165,6 @@ export const catalogue = {
       requestedBy: z.enum(['patient', 'admin']),
       /** Who asked, as the audit trail names them (an email). */
       actor: z.string(),
-    }),
-  },
-  /** The new place of a reschedule; not SlotReserved, which starts pricing a new booking. */
-  RescheduleSlotReserved: {
-    stream: 'scheduling',
-    version: 1,
-    data: z.object({
-      slotStart: instant,
-      slotEnd: instant,
-      previousSlotStart: instant.nullable(),
-      scheduleVersion: z.number().int().positive(),
     }),
   },
   RescheduleRejected: {

@@ -9,6 +9,8 @@ import { priceBooking } from './pricing-rules.js';
  */
 export function pricingHandlers({ clock }: { clock: Clock }): Handlers {
   const price: Handler<'SlotReserved' | 'SlotSkipped'> = async (event, { trx, emit }) => {
+    // A reschedule's new place: the booking was priced when it was made, and its price stays.
+    if (!('request' in event.data)) return;
     const { serviceIds, patient } = event.data.request;
     const rows = await trx
       .selectFrom('catalogue.services')

@@ -122,11 +122,12 @@ export function schedulingHandlers({ clock }: { clock: Clock }): Handlers {
         })
         .where('booking_id', '=', bookingId)
         .execute();
-      emit('RescheduleSlotReserved', {
+      emit('SlotReserved', {
         slotStart: formatIst(slot.start),
         slotEnd: formatIst(slot.end),
-        previousSlotStart: previous ? formatIst(previous) : null,
         scheduleVersion: version,
+        cause: 'reschedule',
+        previousSlotStart: previous ? formatIst(previous) : null,
       });
       // The old place goes back to the slot it was taken in, in the same transaction: once.
       if (previous) {

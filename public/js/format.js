@@ -32,7 +32,6 @@ const EVENT_LABELS = {
   CancellationRequested: 'Cancellation requested',
   BookingCancelled: 'Booking cancelled',
   RescheduleRequested: 'Reschedule requested',
-  RescheduleSlotReserved: 'New time slot reserved',
   RescheduleRejected: 'New time not available',
   BookingRescheduled: 'Booking rescheduled',
 };

@@ -34,7 +34,6 @@ const EVENT_LABELS: Record<string, string> = {
   CancellationRequested: 'Cancellation requested',
   BookingCancelled: 'Booking cancelled',
   RescheduleRequested: 'Reschedule requested',
-  RescheduleSlotReserved: 'New time slot reserved',
   RescheduleRejected: 'New time not available',
   BookingRescheduled: 'Booking rescheduled',
 };
@@ -60,7 +59,6 @@ const EVENT_PARTICIPANTS: Record<string, string> = {
   CancellationRequested: 'booking',
   BookingCancelled: 'booking',
   RescheduleRequested: 'booking',
-  RescheduleSlotReserved: 'scheduling',
   RescheduleRejected: 'scheduling',
   BookingRescheduled: 'booking',
 };

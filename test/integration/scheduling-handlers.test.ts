@@ -195,12 +195,13 @@ describe('scheduling participant', () => {
       const moved = await handle(db, handlers, moveTo(bookingId, to, from));
       expect(moved.map((event) => [event.type, event.data])).to.deep.equal([
         [
-          'RescheduleSlotReserved',
+          'SlotReserved',
           {
             slotStart: to,
             slotEnd: to.replace('T16:00', 'T16:15'),
-            previousSlotStart: from,
             scheduleVersion: (await getSchedule(db)).version,
+            cause: 'reschedule',
+            previousSlotStart: from,
           },
         ],
         ['SlotReleased', { slotStart: from, cause: 'reschedule' }],
@@ -234,7 +235,7 @@ describe('scheduling participant', () => {
       const walkIn = requested(null);
       await handle(db, handlers, walkIn);
       const moved = await handle(db, handlers, moveTo(walkIn.bookingId as string, to, null));
-      expect(moved.map((event) => event.type)).to.deep.equal(['RescheduleSlotReserved']);
+      expect(moved.map((event) => event.type)).to.deep.equal(['SlotReserved']);
       expect(moved[0]?.data).to.deep.include({ previousSlotStart: null });
       expect(await held(to)).to.equal(1);
     });
@@ -259,7 +260,7 @@ describe('scheduling participant', () => {
           handle(db, handlers, moveTo(second, a, b)),
         ]),
       );
-      expect(outcomes.map(([event]) => event?.type)).to.deep.equal(Array(8).fill('RescheduleSlotReserved'));
+      expect(outcomes.map(([event]) => event?.type)).to.deep.equal(Array(8).fill('SlotReserved'));
       for (const { a, b, first, second } of pairs) {
         expect([await held(a), await held(b)]).to.deep.equal([1, 1]);
         expect((await hold(first)).slot_start).to.deep.equal(new Date(b));
@@ -282,9 +283,7 @@ describe('scheduling participant', () => {
         ...movers.map(({ bookingId, from }) => handle(db, handlers, moveTo(bookingId, target, from))),
         ...Array.from({ length: 4 }, () => handle(db, handlers, requested(target))),
       ]);
-      const taken = outcomes
-        .flat()
-        .filter((e) => e.type === 'RescheduleSlotReserved' || e.type === 'SlotReserved');
+      const taken = outcomes.flat().filter((e) => e.type === 'SlotReserved');
       expect(taken).to.have.length(DEFAULT_SCHEDULE.capacity);
       expect(await held(target)).to.equal(DEFAULT_SCHEDULE.capacity);
       // Each mover holds exactly one place: the new one, or its old one.

@@ -90,7 +90,6 @@ describe('event catalogue', () => {
       'CancellationRequested',
       'BookingCancelled',
       'RescheduleRequested',
-      'RescheduleSlotReserved',
       'RescheduleRejected',
       'BookingRescheduled',
     ]);

@@ -86,10 +86,9 @@ describe('view helpers (server) and their browser twin', () => {
       expect(twin.eventLabel!(type), type).to.equal(server.eventLabel(type));
     }
     expect(server.eventLabel('RescheduleRequested')).to.equal('Reschedule requested');
-    expect(server.eventLabel('RescheduleSlotReserved')).to.equal('New time slot reserved');
     expect(server.eventLabel('RescheduleRejected')).to.equal('New time not available');
     expect(server.eventLabel('BookingRescheduled')).to.equal('Booking rescheduled');
-    expect(server.eventParticipant('RescheduleSlotReserved')).to.equal('scheduling');
+    expect(server.eventParticipant('RescheduleRequested')).to.equal('booking');
   });
 
   it('show an appointment in IST and find the latest reschedule step', () => {
