@@ -2,10 +2,10 @@ import { sql } from 'kysely';
 import { appendToOutbox } from '../bus/outbox.js';
 import type { Clock } from '../clock.js';
 import type { Db } from '../db/database.js';
-import { ConflictError, NotFoundError } from '../errors.js';
+import { ConflictError } from '../errors.js';
 import { createEvent } from '../events/catalogue.js';
 import type { PublicUser } from '../identity/user-service.js';
-import { changeability, changeDeadline } from './change-rules.js';
+import { lockForChange, type ChangeAccepted } from './change-request.js';
 
 export interface CancellationRequest {
   bookingId: string;
@@ -14,11 +14,7 @@ export interface CancellationRequest {
   idempotencyKey?: string | undefined;
 }
 
-export interface CancellationAccepted {
-  booking: { id: string; reference: string; status: string; correlationId: string };
-  /** False when a retried request (same Idempotency-Key) found the cancellation already asked for. */
-  created: boolean;
-}
+export type CancellationAccepted = ChangeAccepted;
 
 /**
  * Starts the cancellation saga of a confirmed booking: under the booking's row lock, so of two
@@ -31,32 +27,9 @@ export async function requestCancellation(
   options: { clock: Clock; cutoffMinutes: number; redriveAfterMs: number },
 ): Promise<CancellationAccepted> {
   return db.transaction().execute(async (trx) => {
-    const booking = await trx
-      .selectFrom('booking.bookings')
-      .selectAll()
-      .where('id', '=', request.bookingId)
-      .forUpdate()
-      .executeTakeFirst();
-    // Another patient's booking is indistinguishable from a missing one.
-    if (!booking || (booking.user_id !== request.by.id && request.by.role !== 'admin')) {
-      throw new NotFoundError('No such booking.');
-    }
-    const accepted = {
-      id: booking.id,
-      reference: booking.reference,
-      status: booking.status,
-      correlationId: booking.correlation_id,
-    };
-    if (request.idempotencyKey && booking.change_idempotency_key === request.idempotencyKey) {
-      return { booking: accepted, created: false };
-    }
-    const now = options.clock.now();
-    const deadline = changeDeadline({
-      appointmentStart: booking.slot_start,
-      bookedAt: booking.created_at,
-      cutoffMinutes: options.cutoffMinutes,
-    });
-    const verdict = changeability({ status: booking.status, change: booking.change, now, deadline });
+    const opened = await lockForChange(trx, request, options);
+    if ('replayed' in opened) return opened.replayed;
+    const { booking, accepted, now, verdict } = opened;
     if (verdict === 'not_changeable') {
       throw new ConflictError(
         booking.change === 'cancelling' || booking.status === 'CANCELLED'

@@ -2,12 +2,12 @@ import { sql } from 'kysely';
 import { appendToOutbox } from '../bus/outbox.js';
 import type { Clock } from '../clock.js';
 import type { Db } from '../db/database.js';
-import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import { ConflictError, ValidationError } from '../errors.js';
 import { createEvent } from '../events/catalogue.js';
 import type { PublicUser } from '../identity/user-service.js';
 import { formatIst } from '../scheduling/slot-rules.js';
 import { bookableSlot } from './booking-service.js';
-import { changeability, changeDeadline } from './change-rules.js';
+import { lockForChange, type ChangeAccepted } from './change-request.js';
 
 export interface RescheduleRequest {
   bookingId: string;
@@ -18,11 +18,7 @@ export interface RescheduleRequest {
   idempotencyKey?: string | undefined;
 }
 
-export interface RescheduleAccepted {
-  booking: { id: string; reference: string; status: string; correlationId: string };
-  /** False when a retried request (same Idempotency-Key) found the change already asked for. */
-  created: boolean;
-}
+export type RescheduleAccepted = ChangeAccepted;
 
 /**
  * Starts moving a confirmed booking to another slot: under the booking's row lock, so of two
@@ -36,33 +32,9 @@ export async function requestReschedule(
   options: { clock: Clock; cutoffMinutes: number; redriveAfterMs: number },
 ): Promise<RescheduleAccepted> {
   return db.transaction().execute(async (trx) => {
-    const booking = await trx
-      .selectFrom('booking.bookings')
-      .selectAll()
-      .where('id', '=', request.bookingId)
-      .forUpdate()
-      .executeTakeFirst();
-    // Another patient's booking is indistinguishable from a missing one.
-    if (!booking || (booking.user_id !== request.by.id && request.by.role !== 'admin')) {
-      throw new NotFoundError('No such booking.');
-    }
-    const accepted = {
-      id: booking.id,
-      reference: booking.reference,
-      status: booking.status,
-      correlationId: booking.correlation_id,
-    };
-    if (request.idempotencyKey && booking.change_idempotency_key === request.idempotencyKey) {
-      return { booking: accepted, created: false };
-    }
-    const now = options.clock.now();
-    // The cutoff is the current appointment's, as for a cancel.
-    const deadline = changeDeadline({
-      appointmentStart: booking.slot_start,
-      bookedAt: booking.created_at,
-      cutoffMinutes: options.cutoffMinutes,
-    });
-    const verdict = changeability({ status: booking.status, change: booking.change, now, deadline });
+    const opened = await lockForChange(trx, request, options);
+    if ('replayed' in opened) return opened.replayed;
+    const { booking, accepted, now, verdict } = opened;
     if (verdict === 'not_changeable') {
       throw new ConflictError(
         booking.change === 'cancelling' || booking.status === 'CANCELLED'
