@@ -1,11 +1,12 @@
 import type { Redis } from 'ioredis';
+import { statementsSent } from '../db/database.js';
 import type { BusHooks } from './hooks.js';
 
 /** Where worker processes leave their bus counters for the web's /metrics (workers serve no HTTP). */
 export const busMetricsKey = (prefix: string) => `${prefix}metrics:bus`;
 
 export interface BusMetric {
-  name: 'handled' | 'duplicates' | 'retried' | 'dead_lettered' | 'published' | 'relay_lag_ms';
+  name: 'handled' | 'duplicates' | 'retried' | 'dead_lettered' | 'published' | 'relay_lag_ms' | 'statements';
   group: string;
   type: string;
 }
@@ -26,6 +27,7 @@ export function parseBusMetrics(hash: Record<string, string>): (BusMetric & { va
 export function busMetricsRecorder(redis: Redis, prefix: string, group: string, flushMs = 1_000) {
   const counts = new Map<string, number>();
   let relayLagMs: number | null = null;
+  let statementsFlushed = statementsSent();
   const add = (metric: BusMetric, by = 1) => counts.set(field(metric), (counts.get(field(metric)) ?? 0) + by);
 
   const hooks: BusHooks = {
@@ -39,6 +41,11 @@ export function busMetricsRecorder(redis: Redis, prefix: string, group: string, 
   };
 
   async function flush(): Promise<void> {
+    const statements = statementsSent();
+    if (statements > statementsFlushed) {
+      add({ name: 'statements', group, type: '' }, statements - statementsFlushed);
+      statementsFlushed = statements;
+    }
     if (counts.size === 0 && relayLagMs === null) return;
     const pipeline = redis.pipeline();
     for (const [key, value] of counts) pipeline.hincrby(busMetricsKey(prefix), key, value);

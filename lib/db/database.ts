@@ -9,6 +9,10 @@ pg.types.setTypeParser(pg.types.builtins.DATE, (value) => value);
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 
 export type Db = Kysely<Database>;
+
+let statements = 0;
+/** SQL statements this process has sent (all its pools), for /metrics and the benchmark. */
+export const statementsSent = () => statements;
 export type Trx = Transaction<Database>;
 
 export interface DbOptions {
@@ -34,5 +38,10 @@ export function createDb(databaseUrl: string, options: DbOptions | number = {}):
   pool.on('connect', (client) => {
     client.on('error', (error) => logger.warn('database connection lost', errorFields(error)));
   });
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return new Kysely<Database>({
+    dialect: new PostgresDialect({ pool }),
+    log: () => {
+      statements++;
+    },
+  });
 }

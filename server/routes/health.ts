@@ -168,6 +168,10 @@ function createMetrics({ db, redis, prefix }: HealthDeps): client.Registry {
     retried: { name: 'clinic_bus_retries_total', help: 'Handler failures retried with backoff.' },
     dead_lettered: { name: 'clinic_bus_dead_lettered_total', help: 'Messages sent to the dead letters.' },
     published: { name: 'clinic_outbox_published_total', help: 'Outbox rows published, by process group.' },
+    statements: {
+      name: 'clinic_db_statements_total',
+      help: 'SQL statements sent to PostgreSQL, by process group.',
+    },
     relay_lag_ms: {
       name: 'clinic_outbox_relay_lag_ms',
       help: 'Oldest row age at its publication, last flush.',

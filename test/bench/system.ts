@@ -18,6 +18,7 @@ import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { busMetricsKey, parseBusMetrics } from '../../lib/bus/bus-metrics.js';
 import { upsertAdmin } from '../../lib/identity/user-service.js';
 import { createDb } from '../../lib/db/database.js';
 import { migrateToLatest } from '../../lib/db/migrate.js';
@@ -29,7 +30,11 @@ const quick = process.argv.includes('--quick');
 const STEP_SECONDS = quick ? 5 : 10;
 /** A step's bookings must be terminal this long after its last POST. */
 const WINDOW_SECONDS = 5;
-const RATES = [25, 50, 100, 150, 200, 300, 400, 600];
+/** `--rates=100,200` steps through these only; `--one` stops after one instance per worker. */
+const option = (name: string) =>
+  process.argv.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3);
+const RATES = option('rates')?.split(',').map(Number) ?? [25, 50, 100, 150, 200, 300, 400, 600];
+const oneInstanceOnly = process.argv.includes('--one');
 const PATIENTS = 40;
 const CLK_TCK = 100;
 
@@ -167,6 +172,8 @@ interface StepResult {
   sagaMs: { p50: number; p95: number; p99: number };
   postMs: { p50: number; p99: number };
   commitsPerBooking: number;
+  /** Sent by every process of the system (their own count, flushed to Redis each second). */
+  statementsPerBooking: number;
   rowsInsertedPerBooking: number;
   rowsUpdatedPerBooking: number;
   cpuPercent: Record<string, number>;
@@ -184,6 +191,8 @@ class Bench {
     private readonly base: string,
     private readonly pool: pg.Pool,
     private readonly redisPid: number,
+    private readonly redis: Redis,
+    private readonly prefix: string,
   ) {}
 
   async prepare(): Promise<void> {
@@ -232,11 +241,24 @@ class Bench {
     }
   }
 
-  private async counters(): Promise<{ commits: number; inserted: number; updated: number }> {
+  private async counters(): Promise<{
+    commits: number;
+    inserted: number;
+    updated: number;
+    statements: number;
+  }> {
     const { rows } = await this.pool.query<{ c: string; i: string; u: string }>(
       'SELECT xact_commit AS c, tup_inserted AS i, tup_updated AS u FROM pg_stat_database WHERE datname = current_database()',
     );
-    return { commits: Number(rows[0]!.c), inserted: Number(rows[0]!.i), updated: Number(rows[0]!.u) };
+    const statements = parseBusMetrics(await this.redis.hgetall(busMetricsKey(this.prefix)))
+      .filter((metric) => metric.name === 'statements')
+      .reduce((sum, metric) => sum + metric.value, 0);
+    return {
+      commits: Number(rows[0]!.c),
+      inserted: Number(rows[0]!.i),
+      updated: Number(rows[0]!.u),
+      statements,
+    };
   }
 
   private async cpuSnapshot(): Promise<Map<string, number>> {
@@ -336,6 +358,7 @@ class Bench {
       },
       postMs: { p50: round(quantile(post, 0.5), 1), p99: round(quantile(post, 0.99), 1) },
       commitsPerBooking: round((after.commits - before.commits) / bookings, 1),
+      statementsPerBooking: round((after.statements - before.statements) / bookings, 1),
       rowsInsertedPerBooking: round((after.inserted - before.inserted) / bookings, 1),
       rowsUpdatedPerBooking: round((after.updated - before.updated) / bookings, 1),
       cpuPercent,
@@ -388,7 +411,7 @@ class Bench {
 
 function table(steps: StepResult[]): string {
   const header =
-    'inst  rate/s  delay  posted  errors  done%  saga p50/p95/p99 ms   POST p50/p99 ms  commits/bkg  ins/upd per bkg  sustained';
+    'inst  rate/s  delay  posted  errors  done%  saga p50/p95/p99 ms   POST p50/p99 ms  commits/bkg  stmts/bkg  ins/upd per bkg  sustained';
   const lines = steps.map((s) =>
     [
       String(s.instances).padStart(4),
@@ -400,6 +423,7 @@ function table(steps: StepResult[]): string {
       `${s.sagaMs.p50}/${s.sagaMs.p95}/${s.sagaMs.p99}`.padStart(20),
       `${s.postMs.p50}/${s.postMs.p99}`.padStart(16),
       String(s.commitsPerBooking).padStart(12),
+      String(s.statementsPerBooking).padStart(10),
       `${s.rowsInsertedPerBooking}/${s.rowsUpdatedPerBooking}`.padStart(16),
       s.sustained ? '  yes' : '  NO',
     ].join(' '),
@@ -449,7 +473,7 @@ async function main(): Promise<void> {
     progress('starting the system (one process per Procfile line)');
     const first = await SagaSystem.start({ compiled: true, env });
     systems.push(first);
-    const bench = new Bench(first.url!, pool, redisPid);
+    const bench = new Bench(first.url!, pool, redisPid, redis, environment.redisPrefix);
     bench.systems.push(first);
     await bench.prepare();
 
@@ -481,16 +505,19 @@ async function main(): Promise<void> {
     );
     ceilings.expressOneQueryReqPerSec = round(await expressCeiling(environment.databaseUrl, own.id));
 
-    progress('a second instance of every worker');
-    const second = await SagaSystem.start({
-      compiled: true,
-      env,
-      processes: workerNames(),
-      envFor: Object.fromEntries(workerNames().map((name) => [name, { CONSUMER_NAME: `bench2-${name}` }])),
-    });
-    systems.push(second);
-    bench.systems.push(second);
-    const two = await bench.ladder(2, Math.max(25, one.maxSustained));
+    let two: Awaited<ReturnType<Bench['ladder']>> = { steps: [], maxSustained: 0 };
+    if (!oneInstanceOnly) {
+      progress('a second instance of every worker');
+      const second = await SagaSystem.start({
+        compiled: true,
+        env,
+        processes: workerNames(),
+        envFor: Object.fromEntries(workerNames().map((name) => [name, { CONSUMER_NAME: `bench2-${name}` }])),
+      });
+      systems.push(second);
+      bench.systems.push(second);
+      two = await bench.ladder(2, Math.max(RATES[0]!, one.maxSustained));
+    }
     const peakRssMb = bench.peakRss();
 
     const maxSustained = Math.max(one.maxSustained, two.maxSustained);
