@@ -18,6 +18,8 @@ export interface Participant {
   background?: (base: ProcessBase & { redis: Redis; relay: OutboxRelay }) => { stop(): Promise<void> | void };
   /** One transaction per read batch: only for handlers that do nothing but database writes. */
   transactionPerBatch?: boolean;
+  /** Entries handled at once when its handlers wait on the outside world (default: a read batch). */
+  inFlight?: number;
 }
 
 const STREAM_RETENTION_MS = 60 * 60_000;
@@ -50,6 +52,7 @@ export async function runParticipant(participant: Participant): Promise<void> {
     consumer: consumerName(config),
     handlers,
     batchSize: config.BUS_BATCH_SIZE,
+    inFlight: participant.inFlight,
     blockMs: config.BUS_BLOCK_MS,
     claimIdleMs: config.BUS_CLAIM_IDLE_MS,
     maxDeliveries: config.BUS_MAX_DELIVERIES,

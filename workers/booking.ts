@@ -11,6 +11,8 @@ await runParticipant({
   group: 'booking',
   handlers: ({ config }) =>
     bookingHandlers({ afterMs: config.SAGA_REDRIVE_AFTER_MS, limit: config.SAGA_REDRIVE_LIMIT }),
+  // The saga's state is database rows only: one transaction per read batch.
+  transactionPerBatch: true,
   background: ({ db, config, relay }) => {
     const redrive = { afterMs: config.SAGA_REDRIVE_AFTER_MS, limit: config.SAGA_REDRIVE_LIMIT };
     let sweeping: Promise<unknown> = Promise.resolve();

@@ -59,6 +59,11 @@ export interface ConsumerOptions {
   /** Entries read at once; as many are handled side by side (claims and retries come on top). */
   batchSize?: number;
   /**
+   * Entries handled side by side, read a batch at a time (default batchSize): more for handlers whose
+   * outside step waits on the world (a gateway) while holding no connection.
+   */
+  inFlight?: number;
+  /**
    * Transactions this consumer runs at once, whatever their source (reads, claims, retries, start-up
    * recovery): at most the connections its pool can give it, so no handler waits for one.
    */
@@ -233,7 +238,10 @@ export class StreamConsumer {
     const keys = this.streams.map((stream) => this.key(stream));
     const unread = keys.map(() => '>');
     const batchesInFlight = Math.min(BATCHES_IN_FLIGHT, this.transactions.size);
-    const capacity = transactionPerBatch ? this.batchSize * batchesInFlight : this.batchSize;
+    const capacity = Math.max(
+      this.options.inFlight ?? this.batchSize,
+      transactionPerBatch ? this.batchSize * batchesInFlight : this.batchSize,
+    );
     let reading = 0;
     let wakeReader: (() => void) | null = null;
     const release = (count: number) => () => {
@@ -270,7 +278,11 @@ export class StreamConsumer {
       }
       if (!reply) continue;
       // COUNT applies per stream: a read of several streams can return more than asked for.
-      const entries = reply.flatMap(([key, raw]) => this.toEntries(key, raw));
+      const read = reply.flatMap(([key, raw]) => this.toEntries(key, raw));
+      // Types this group has no handler for are acknowledged together, unparsed.
+      const entries = read.filter((entry) => !this.skips(entry));
+      if (entries.length < read.length)
+        void this.track(this.ackSkipped(read.filter((entry) => this.skips(entry))));
       reading += entries.length;
       if (transactionPerBatch && entries.length > 1) {
         void this.processBatch(entries).finally(release(entries.length));
@@ -490,14 +502,30 @@ export class StreamConsumer {
     return counts;
   }
 
+  /** Whether the entry's type is one this group has no handler for (known without parsing the event). */
+  private skips(entry: Entry): boolean {
+    const type = fieldOf(entry.fields, 'type');
+    return type !== undefined && type !== '' && !Object.hasOwn(this.options.handlers, type);
+  }
+
+  /** One XACK per stream; a failed ack only means a later claim acks them again. */
+  private async ackSkipped(entries: Entry[]): Promise<void> {
+    try {
+      await this.ack(entries);
+    } catch (error) {
+      logger.warn('ack of skipped entries failed; a claim will ack them', {
+        group: this.options.group,
+        ...errorFields(error),
+      });
+    }
+  }
+
   /** What an entry is: a type this group skips, a message that cannot be read, or an event it handles. */
   private prepare(entry: Entry): Delivery | { skip: true } | { invalid: unknown; raw: unknown } {
     const { handlers } = this.options;
-    const fields = Object.fromEntries(pairs(entry.fields));
     // A type without a handler is skipped unparsed: cheaper, and a version it cannot read is not its concern.
-    if (typeof fields.type === 'string' && fields.type !== '' && !Object.hasOwn(handlers, fields.type)) {
-      return { skip: true };
-    }
+    if (this.skips(entry)) return { skip: true };
+    const fields = Object.fromEntries(pairs(entry.fields));
     let event: Event;
     try {
       event = parseEvent(JSON.parse(String(fields.event)));
@@ -844,6 +872,11 @@ const contextOf = (event: Event) => ({
   bookingId: event.bookingId,
   eventId: event.eventId,
 });
+
+function fieldOf(fields: string[], name: string): string | undefined {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+  return undefined;
+}
 
 function pairs(fields: (string | number)[]): [string, string | number][] {
   const result: [string, string | number][] = [];
