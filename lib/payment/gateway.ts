@@ -1,7 +1,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
-import { sql } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import type { Db } from '../db/database.js';
-import type { PaymentMode } from '../db/schema.js';
+import type { GatewayChargesTable, PaymentMode } from '../db/schema.js';
 
 export interface GatewaySettings {
   mode: PaymentMode;
@@ -37,7 +37,7 @@ export class SimulatedGateway {
     if (settings.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, settings.delayMs));
     const declined =
       settings.mode === 'fail' || (settings.mode === 'random' && this.random() < settings.failureRate);
-    await this.db
+    const charged = await this.db
       .insertInto('gateway.charges')
       .values({
         idempotency_key: key,
@@ -47,8 +47,10 @@ export class SimulatedGateway {
         decline_reason: declined ? DECLINED : null,
       })
       .onConflict((conflict) => conflict.column('idempotency_key').doNothing())
-      .execute();
-    return this.lookup(key) as Promise<GatewayCharge>;
+      .returningAll()
+      .executeTakeFirst();
+    // A key used before answers what it answered then.
+    return charged ? answerOf(charged) : (this.lookup(key) as Promise<GatewayCharge>);
   }
 
   /**
@@ -81,15 +83,18 @@ export class SimulatedGateway {
       .selectAll()
       .where('idempotency_key', '=', key)
       .executeTakeFirst();
-    if (!row) return null;
-    return {
-      status: row.status,
-      amountPaise: row.amount_paise,
-      reference: row.reference,
-      declineReason: row.decline_reason,
-      refundReference: row.refund_reference,
-    };
+    return row ? answerOf(row) : null;
   }
+}
+
+function answerOf(row: Selectable<GatewayChargesTable>): GatewayCharge {
+  return {
+    status: row.status,
+    amountPaise: row.amount_paise,
+    reference: row.reference,
+    declineReason: row.decline_reason,
+    refundReference: row.refund_reference,
+  };
 }
 
 function reference(kind: 'pay' | 'rfnd' | 'void'): string {

@@ -3,7 +3,7 @@ import { twoStep, type Handlers } from '../bus/consumer.js';
 import type { Db, Trx } from '../db/database.js';
 import type { PaymentMode, PaymentsTable } from '../db/schema.js';
 import { logger } from '../logger.js';
-import { SimulatedGateway, type GatewayCharge, type GatewaySettings } from './gateway.js';
+import { SimulatedGateway, type GatewayCharge } from './gateway.js';
 
 export interface PaymentDefaults {
   mode: PaymentMode;
@@ -11,37 +11,59 @@ export interface PaymentDefaults {
   delayMs: number;
 }
 
-/** Inserts the booking's payment row if absent and locks it: every path of one booking is serialised. */
+const newPayment = (bookingId: string, status: PaymentsTable['status']) => ({
+  booking_id: bookingId,
+  status,
+  amount_paise: null,
+  gateway_reference: null,
+  failure_reason: null,
+});
+
+/** Locks the booking's payment row, inserted first if absent: every path of one booking is serialised. */
 async function lockPayment(trx: Trx, bookingId: string, initial: PaymentsTable['status']) {
+  const lock = () =>
+    trx.selectFrom('payment.payments').selectAll().where('booking_id', '=', bookingId).forUpdate();
+  const existing = await lock().executeTakeFirst();
+  if (existing) return existing;
   await trx
     .insertInto('payment.payments')
-    .values({
-      booking_id: bookingId,
-      status: initial,
-      amount_paise: null,
-      gateway_reference: null,
-      failure_reason: null,
-    })
+    .values(newPayment(bookingId, initial))
     .onConflict((conflict) => conflict.doNothing())
     .execute();
-  return trx
-    .selectFrom('payment.payments')
-    .selectAll()
-    .where('booking_id', '=', bookingId)
-    .forUpdate()
-    .executeTakeFirstOrThrow();
+  return lock().executeTakeFirstOrThrow();
 }
 
-async function gatewaySettings(db: Db | Trx, defaults: PaymentDefaults): Promise<GatewaySettings> {
-  const settings = await db
+/**
+ * The intent to charge: the payment row (`PENDING` unless it exists) and the gateway settings, in one
+ * statement on the common path. Returns the payment's status and the settings.
+ */
+async function recordIntent(db: Db, bookingId: string, defaults: PaymentDefaults) {
+  const row = await db
+    .with('intent', (qb) =>
+      qb
+        .insertInto('payment.payments')
+        .values(newPayment(bookingId, 'PENDING'))
+        .onConflict((conflict) => conflict.doNothing())
+        .returning('status'),
+    )
     .selectFrom('payment.settings')
-    .select(['mode', 'failure_rate'])
+    .select((eb) => [
+      'mode',
+      'failure_rate',
+      eb.selectFrom('intent').select('status').as('created'),
+      eb.selectFrom('payment.payments').select('status').where('booking_id', '=', bookingId).as('existing'),
+    ])
     .executeTakeFirstOrThrow();
-  return {
-    mode: settings.mode ?? defaults.mode,
-    failureRate: settings.failure_rate ?? defaults.failureRate,
+  const settings = {
+    mode: row.mode ?? defaults.mode,
+    failureRate: row.failure_rate ?? defaults.failureRate,
     delayMs: defaults.delayMs,
   };
+  const status = row.created ?? row.existing;
+  if (status) return { status, settings };
+  // Inserted by a concurrent delivery that committed after this statement's snapshot: read it now.
+  const payment = await db.transaction().execute((trx) => lockPayment(trx, bookingId, 'PENDING'));
+  return { status: payment.status, settings };
 }
 
 /**
@@ -62,11 +84,8 @@ export function paymentHandlers(options: {
   const charge = twoStep<'DiscountQuotaReserved' | 'DiscountQuotaSkipped', GatewayCharge | null>(
     async (event, db) => {
       const bookingId = event.bookingId as string;
-      const intent = await db.transaction().execute(async (trx) => {
-        const payment = await lockPayment(trx, bookingId, 'PENDING');
-        return { payment, settings: await gatewaySettings(trx, options.defaults) };
-      });
-      if (intent.payment.status !== 'PENDING') return null;
+      const intent = await recordIntent(db, bookingId, options.defaults);
+      if (intent.status !== 'PENDING') return null;
       return gatewayOf(db).charge(bookingId, event.data.pricing.finalPaise, intent.settings);
     },
     async (event, { trx, emit }, answer) => {
