@@ -75,13 +75,17 @@ export interface RedriveOptions {
   limit: number;
 }
 
-/** Applies a decision: the new state, the timeline, and the emitted events, in the caller's transaction. */
+/**
+ * Applies a decision in the caller's transaction: the new state, and on the timeline the emitted events
+ * (after `handled`, the event decided on, if any: one insert for both).
+ */
 async function apply(
   trx: Trx,
   booking: Booking,
   state: SagaState,
   emitted: Event[],
   redrive: RedriveOptions,
+  handled: Event[] = [],
 ): Promise<void> {
   const finished = state.status !== 'PENDING' && booking.status === 'PENDING';
   const progressed = JSON.stringify(state) !== JSON.stringify(sagaState(booking));
@@ -111,7 +115,7 @@ async function apply(
     })
     .where('id', '=', booking.id)
     .execute();
-  await recordTimeline(trx, emitted);
+  await recordTimeline(trx, [...handled, ...emitted]);
   if (finished) logger.info('booking finished', { status: state.status, reason: state.reason });
 }
 
@@ -124,10 +128,9 @@ async function runSaga(
   redrive: RedriveOptions,
 ): Promise<{ before: Booking; decision: Decision }> {
   const booking = await lockBooking(context.trx, event.bookingId);
-  await recordTimeline(context.trx, [event as Event]);
   const decision = decide(sagaState(booking), event as SagaInput);
   const emitted = decision.emit.map((emission) => emitFrom(context, emission));
-  await apply(context.trx, booking, decision.state, emitted, redrive);
+  await apply(context.trx, booking, decision.state, emitted, redrive, [event as Event]);
   return { before: booking, decision };
 }
 
