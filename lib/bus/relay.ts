@@ -85,20 +85,32 @@ export class OutboxRelay {
     await listener?.end().catch(() => {});
   }
 
-  /** Publishes one batch; returns how many rows it published. */
+  /**
+   * Publishes one batch; returns how many rows it published. The rows are marked and locked by one
+   * UPDATE, published, then committed: should the publication fail (or the process die before the
+   * commit), the mark is rolled back and the rows go out again later.
+   */
   async publishBatch(): Promise<number> {
     const { db, redis, prefix, hooks } = this.options;
     return db.transaction().execute(async (trx) => {
       const rows = await trx
-        .selectFrom('bus.outbox')
-        .select(['id', 'stream', 'payload', 'created_at'])
-        .where('published_at', 'is', null)
-        .orderBy('id')
-        .limit(this.batchSize)
-        .forUpdate()
-        .skipLocked()
+        .updateTable('bus.outbox')
+        .set({ published_at: sql<Date>`now()` })
+        .where('id', 'in', (eb) =>
+          eb
+            .selectFrom('bus.outbox')
+            .select('id')
+            .where('published_at', 'is', null)
+            .orderBy('id')
+            .limit(this.batchSize)
+            .forUpdate()
+            .skipLocked(),
+        )
+        .returning(['id', 'stream', 'payload', 'created_at'])
         .execute();
       if (rows.length === 0) return 0;
+      // RETURNING follows no order: the stream gets the rows in the order they were written.
+      rows.sort((a, b) => a.id - b.id);
 
       const pipeline = redis.pipeline();
       for (const row of rows)
@@ -108,12 +120,6 @@ export class OutboxRelay {
       if (failed) throw failed[0];
 
       await hooks?.afterPublish?.(rows.length);
-      const ids = rows.map((row) => row.id);
-      await trx
-        .updateTable('bus.outbox')
-        .set({ published_at: sql<Date>`now()` })
-        .where('id', 'in', ids)
-        .execute();
       const oldest = Math.min(...rows.map((row) => row.created_at.getTime()));
       hooks?.published?.({ count: rows.length, lagMs: Date.now() - oldest });
       return rows.length;
