@@ -174,6 +174,8 @@ interface StepResult {
   commitsPerBooking: number;
   /** Sent by every process of the system (their own count, flushed to Redis each second). */
   statementsPerBooking: number;
+  /** The same by process group (the web, each participant over its instances). */
+  statementsByGroup: Record<string, number>;
   rowsInsertedPerBooking: number;
   rowsUpdatedPerBooking: number;
   cpuPercent: Record<string, number>;
@@ -245,14 +247,14 @@ class Bench {
     commits: number;
     inserted: number;
     updated: number;
-    statements: number;
+    statements: Map<string, number>;
   }> {
     const { rows } = await this.pool.query<{ c: string; i: string; u: string }>(
       'SELECT xact_commit AS c, tup_inserted AS i, tup_updated AS u FROM pg_stat_database WHERE datname = current_database()',
     );
-    const statements = parseBusMetrics(await this.redis.hgetall(busMetricsKey(this.prefix)))
-      .filter((metric) => metric.name === 'statements')
-      .reduce((sum, metric) => sum + metric.value, 0);
+    const statements = new Map<string, number>();
+    for (const metric of parseBusMetrics(await this.redis.hgetall(busMetricsKey(this.prefix))))
+      if (metric.name === 'statements') statements.set(metric.group, metric.value);
     return {
       commits: Number(rows[0]!.c),
       inserted: Number(rows[0]!.i),
@@ -358,7 +360,17 @@ class Bench {
       },
       postMs: { p50: round(quantile(post, 0.5), 1), p99: round(quantile(post, 0.99), 1) },
       commitsPerBooking: round((after.commits - before.commits) / bookings, 1),
-      statementsPerBooking: round((after.statements - before.statements) / bookings, 1),
+      statementsPerBooking: round(
+        [...after.statements].reduce((sum, [group, n]) => sum + n - (before.statements.get(group) ?? 0), 0) /
+          bookings,
+        1,
+      ),
+      statementsByGroup: Object.fromEntries(
+        [...after.statements].map(([group, n]) => [
+          group,
+          round((n - (before.statements.get(group) ?? 0)) / bookings, 1),
+        ]),
+      ),
       rowsInsertedPerBooking: round((after.inserted - before.inserted) / bookings, 1),
       rowsUpdatedPerBooking: round((after.updated - before.updated) / bookings, 1),
       cpuPercent,
@@ -586,6 +598,11 @@ async function main(): Promise<void> {
         if (!s) continue;
         out(
           `  ${s.instances} inst ${s.rate}/s delay ${s.gatewayDelayMs}: ${Object.entries(s.cpuPercent)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')}`,
+        );
+        out(
+          `    statements per booking: ${Object.entries(s.statementsByGroup)
             .map(([k, v]) => `${k} ${v}`)
             .join(', ')}`,
         );
