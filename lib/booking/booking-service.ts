@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
-import { appendToOutbox } from '../bus/outbox.js';
+import { outboxRows } from '../bus/outbox.js';
 import type { Clock } from '../clock.js';
 import { bookableServices } from '../catalogue/catalogue-service.js';
 import type { Db, Trx } from '../db/database.js';
@@ -38,13 +38,14 @@ export interface BookingAccepted {
 /**
  * Accepts a booking: checks the services against the live catalogue and the slot against the
  * schedule, then writes the booking, its first timeline entry and `BookingRequested` in one
- * transaction. The saga runs from there (whether the slot still has room is the saga's to decide).
+ * statement. The saga runs from there (whether the slot still has room is the saga's to decide).
  */
 export async function requestBooking(
   db: Db,
   request: BookingRequest,
-  options: { clock: Clock; deadlineMs: number },
+  options: { clock: Clock; deadlineMs: number; newReference?: () => string },
 ): Promise<{ booking: BookingAccepted; created: boolean }> {
+  const newReference = options.newReference ?? generateReference;
   const serviceIds = [...new Set(request.serviceIds)];
   const slotStart = request.slotStart ? formatIst(new Date(request.slotStart)) : null;
   const requestHash = hashRequest({ ...request, serviceIds, slotStart });
@@ -59,72 +60,72 @@ export async function requestBooking(
   const slot = slotStart ? await bookableSlot(db, new Date(slotStart), now) : null;
   const id = randomUUID();
   const correlationId = randomUUID();
-  try {
-    return await db.transaction().execute(async (trx) => {
-      const reference = await unusedReference(trx);
-      await trx
-        .insertInto('booking.bookings')
-        .values({
-          id,
-          reference,
-          user_id: request.userId,
-          status: 'PENDING',
-          reason: null,
-          correlation_id: correlationId,
-          patient_name: request.patient.name,
-          patient_gender: request.patient.gender,
-          patient_date_of_birth: request.patient.dateOfBirth,
-          patient_phone: request.patient.phone,
-          patient_email: request.patient.email,
-          idempotency_key: request.idempotencyKey ?? null,
-          request_hash: requestHash,
-          quota_outcome: null,
-          base_paise: null,
-          discount_basis_points: null,
-          discount_paise: null,
-          final_paise: null,
-          discount_eligible: null,
-          discount_applied: null,
-          slot_start: slot?.start ?? null,
-          slot_end: slot?.end ?? null,
-          slot_outcome: null,
-          deadline_at: new Date(now.getTime() + options.deadlineMs),
-          created_at: now,
-          finished_at: null,
-        })
-        .execute();
-      await trx
-        .insertInto('booking.booking_services')
-        .values(
-          serviceIds.map((serviceId, position) => ({
-            booking_id: id,
-            position,
-            service_id: serviceId,
-            name: byId.get(serviceId)?.name ?? '',
-            price_paise: null,
-          })),
+  const booking = {
+    id,
+    user_id: request.userId,
+    status: 'PENDING' as const,
+    reason: null,
+    correlation_id: correlationId,
+    patient_name: request.patient.name,
+    patient_gender: request.patient.gender,
+    patient_date_of_birth: request.patient.dateOfBirth,
+    patient_phone: request.patient.phone,
+    patient_email: request.patient.email,
+    idempotency_key: request.idempotencyKey ?? null,
+    request_hash: requestHash,
+    quota_outcome: null,
+    base_paise: null,
+    discount_basis_points: null,
+    discount_paise: null,
+    final_paise: null,
+    discount_eligible: null,
+    discount_applied: null,
+    slot_start: slot?.start ?? null,
+    slot_end: slot?.end ?? null,
+    slot_outcome: null,
+    deadline_at: new Date(now.getTime() + options.deadlineMs),
+    created_at: now,
+    finished_at: null,
+  };
+  const lines = serviceIds.map((serviceId, position) => ({
+    booking_id: id,
+    position,
+    service_id: serviceId,
+    name: byId.get(serviceId)?.name ?? '',
+    price_paise: null,
+  }));
+  for (;;) {
+    const reference = newReference();
+    const event = createEvent(
+      'BookingRequested',
+      { reference, userId: request.userId, patient: request.patient, serviceIds, slotStart },
+      { bookingId: id, correlationId, causationId: null },
+      now,
+    );
+    try {
+      // One statement (atomic on its own): the booking, its lines, its first timeline step and the event.
+      await db
+        .with('booking', (qb) => qb.insertInto('booking.bookings').values({ ...booking, reference }))
+        .with('lines', (qb) => qb.insertInto('booking.booking_services').values(lines))
+        .with('step', (qb) =>
+          qb
+            .insertInto('booking.timeline')
+            .values({ booking_id: id, event_id: event.eventId, type: event.type, occurred_at: now }),
         )
+        .insertInto('bus.outbox')
+        .values(outboxRows([event]))
         .execute();
-      const event = createEvent(
-        'BookingRequested',
-        { reference, userId: request.userId, patient: request.patient, serviceIds, slotStart },
-        { bookingId: id, correlationId, causationId: null },
-        now,
-      );
-      await trx
-        .insertInto('booking.timeline')
-        .values({ booking_id: id, event_id: event.eventId, type: event.type, occurred_at: now })
-        .execute();
-      await appendToOutbox(trx, [event]);
       return { booking: { id, reference, status: 'PENDING' as const, correlationId }, created: true };
-    });
-  } catch (error) {
-    // Two requests with one idempotency key raced: the loser answers with the winner's booking.
-    if (request.idempotencyKey && isUniqueViolation(error, 'bookings_user_id_idempotency_key_key')) {
-      const existing = await findByIdempotencyKey(db, request.userId, request.idempotencyKey, requestHash);
-      if (existing) return { booking: existing, created: false };
+    } catch (error) {
+      // 40 random bits: a reference already taken is rare, and another is drawn.
+      if (isUniqueViolation(error, 'bookings_reference_key')) continue;
+      // Two requests with one idempotency key raced: the loser answers with the winner's booking.
+      if (request.idempotencyKey && isUniqueViolation(error, 'bookings_user_id_idempotency_key_key')) {
+        const existing = await findByIdempotencyKey(db, request.userId, request.idempotencyKey, requestHash);
+        if (existing) return { booking: existing, created: false };
+      }
+      throw error;
     }
-    throw error;
   }
 }
 
@@ -168,18 +169,6 @@ async function findByIdempotencyKey(
     status: existing.status,
     correlationId: existing.correlation_id,
   };
-}
-
-async function unusedReference(trx: Trx): Promise<string> {
-  for (;;) {
-    const reference = generateReference();
-    const taken = await trx
-      .selectFrom('booking.bookings')
-      .select('id')
-      .where('reference', '=', reference)
-      .executeTakeFirst();
-    if (!taken) return reference;
-  }
 }
 
 function hashRequest(request: BookingRequest): string {

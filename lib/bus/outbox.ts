@@ -16,18 +16,18 @@ export async function appendToOutbox(
   producer: string | null = null,
 ): Promise<void> {
   if (events.length === 0) return;
-  await trx
-    .insertInto('bus.outbox')
-    .values(
-      events.map((event) => ({
-        stream: streamOf(event.type),
-        event_id: event.eventId,
-        payload: JSON.stringify(event),
-        causation_id: event.causationId,
-        producer,
-      })),
-    )
-    .execute();
+  await trx.insertInto('bus.outbox').values(outboxRows(events, producer)).execute();
+}
+
+/** The outbox rows of events, for a producer that writes them within a statement of its own. */
+export function outboxRows(events: readonly Event[], producer: string | null = null) {
+  return events.map((event) => ({
+    stream: streamOf(event.type),
+    event_id: event.eventId,
+    payload: JSON.stringify(event),
+    causation_id: event.causationId,
+    producer,
+  }));
 }
 
 /**
