@@ -51,8 +51,8 @@ function sagaState(booking: Booking): SagaState {
   };
 }
 
-async function recordTimeline(trx: Trx, events: readonly Event[]): Promise<void> {
-  const rows = events
+const timelineRows = (events: readonly Event[]) =>
+  events
     .filter((event) => event.bookingId)
     .map((event) => ({
       booking_id: event.bookingId as string,
@@ -60,12 +60,29 @@ async function recordTimeline(trx: Trx, events: readonly Event[]): Promise<void>
       type: event.type,
       occurred_at: new Date(event.occurredAt),
     }));
+
+async function recordTimeline(trx: Trx, events: readonly Event[]): Promise<void> {
+  const rows = timelineRows(events);
   if (rows.length === 0) return;
   await trx
     .insertInto('booking.timeline')
     .values(rows)
     .onConflict((conflict) => conflict.doNothing())
     .execute();
+}
+
+/** The booking's update and its new timeline steps, in one statement. */
+function updateWithSteps(trx: Trx, events: readonly Event[]) {
+  const rows = timelineRows(events);
+  if (rows.length === 0) return trx.updateTable('booking.bookings');
+  return trx
+    .with('steps', (qb) =>
+      qb
+        .insertInto('booking.timeline')
+        .values(rows)
+        .onConflict((conflict) => conflict.doNothing()),
+    )
+    .updateTable('booking.bookings');
 }
 
 export interface RedriveOptions {
@@ -89,8 +106,7 @@ async function apply(
 ): Promise<void> {
   const finished = state.status !== 'PENDING' && booking.status === 'PENDING';
   const progressed = JSON.stringify(state) !== JSON.stringify(sagaState(booking));
-  await trx
-    .updateTable('booking.bookings')
+  await updateWithSteps(trx, [...handled, ...emitted])
     .set({
       status: state.status,
       compensating: state.compensating,
@@ -115,7 +131,6 @@ async function apply(
     })
     .where('id', '=', booking.id)
     .execute();
-  await recordTimeline(trx, [...handled, ...emitted]);
   if (finished) logger.info('booking finished', { status: state.status, reason: state.reason });
 }
 
@@ -152,12 +167,10 @@ export function bookingHandlers(
   return {
     PricingCalculated: async (event, { trx }) => {
       const booking = await lockBooking(trx, event.bookingId);
-      await recordTimeline(trx, [event]);
       const { pricing, services } = event.data;
       // The quota decision may have come first and set the price already; the lines still need theirs.
       if (booking.base_paise === null) {
-        await trx
-          .updateTable('booking.bookings')
+        await updateWithSteps(trx, [event])
           .set({
             base_paise: pricing.basePaise,
             discount_basis_points: pricing.discountBasisPoints,
@@ -166,6 +179,8 @@ export function bookingHandlers(
           })
           .where('id', '=', booking.id)
           .execute();
+      } else {
+        await recordTimeline(trx, [event]);
       }
       for (const line of services) {
         await trx
