@@ -12,9 +12,13 @@ export function pricingHandlers({ clock }: { clock: Clock }): Handlers {
     // A reschedule's new place: the booking was priced when it was made, and its price stays.
     if (!('request' in event.data)) return;
     const { serviceIds, patient } = event.data.request;
+    // The services' prices and the discount percent in one read.
     const rows = await trx
       .selectFrom('catalogue.services')
       .select(['id', 'name', 'price_paise'])
+      .select((eb) =>
+        eb.selectFrom('pricing.settings').select('discount_basis_points').as('discount_basis_points'),
+      )
       .where('id', 'in', serviceIds)
       .execute();
     const byId = new Map(rows.map((row) => [row.id, row]));
@@ -23,15 +27,14 @@ export function pricingHandlers({ clock }: { clock: Clock }): Handlers {
       if (!row) throw new Error(`service ${id} is not in the catalogue`);
       return { id, name: row.name, pricePaise: row.price_paise };
     });
-    const settings = await trx
-      .selectFrom('pricing.settings')
-      .select('discount_basis_points')
-      .executeTakeFirstOrThrow();
+    const discountBasisPoints = rows[0]?.discount_basis_points;
+    if (discountBasisPoints === undefined || discountBasisPoints === null)
+      throw new Error('the pricing settings are missing');
     const today = istDate(clock.now());
     const pricing = priceBooking({
       services,
       patient,
-      discountBasisPoints: settings.discount_basis_points,
+      discountBasisPoints,
       today,
     });
     emit('PricingCalculated', { services, pricing, today });
