@@ -25,6 +25,22 @@ export interface HandlerContext {
 export type Handler<T extends EventType> = (event: Event<T>, context: HandlerContext) => Promise<void>;
 
 /**
+ * A handler that writes the effects of many events at once (e.g. one multi-row insert) and emits
+ * nothing. Called as a plain handler it takes one event; in a read batch's transaction
+ * (transactionPerBatch) it takes all the batch's new events of its types, after the other handlers.
+ */
+export type BatchHandler<T extends EventType> = Handler<T> & {
+  batch(events: Event<T>[], trx: Trx): Promise<void>;
+};
+
+export function batched<T extends EventType>(
+  batch: (events: Event<T>[], trx: Trx) => Promise<void>,
+): BatchHandler<T> {
+  const one: Handler<T> = (event, { trx }) => batch([event], trx);
+  return Object.assign(one, { batch });
+}
+
+/**
  * A handler that calls the outside world (a payment gateway, a mail server): `outside` runs before the
  * handler's transaction and holds no connection or lock while it waits; `inside` then commits the
  * outcome with the inbox row and the emitted events. `outside` must be safe to repeat (an idempotency
@@ -102,6 +118,8 @@ type Delivery = {
   handler: TwoStepHandler<EventType>;
   /** Whether the handler has an outside step. */
   external: boolean;
+  /** The handler's form for many events at once, if it has one. */
+  batch?: BatchHandler<EventType>['batch'];
   raw: unknown;
 };
 /**
@@ -541,6 +559,7 @@ export class StreamConsumer {
         handler: { outside: noOutside, inside: handler },
         external: false,
         raw: fields.event,
+        ...('batch' in handler ? { batch: (handler as BatchHandler<EventType>).batch } : {}),
       };
     return { entry, event, handler, external: true, raw: fields.event };
   }
@@ -676,6 +695,7 @@ export class StreamConsumer {
         const ran = new Set<Delivery>();
         let republished = 0;
         const outgoing: Event[] = [];
+        const batches = new Map<BatchHandler<EventType>['batch'], Event[]>();
         for (const delivery of deliveries) {
           const { event, handler } = delivery;
           // An event twice in one batch runs once.
@@ -686,6 +706,10 @@ export class StreamConsumer {
             continue;
           }
           ran.add(delivery);
+          if (delivery.batch) {
+            batches.set(delivery.batch, [...(batches.get(delivery.batch) ?? []), event]);
+            continue;
+          }
           const emit: HandlerContext['emit'] = (type, data) => {
             const next = followUp(event, type, data);
             outgoing.push(next as Event);
@@ -693,6 +717,7 @@ export class StreamConsumer {
           };
           await runWithContext(contextOf(event), () => handler.inside(event, { trx, emit }, prepared));
         }
+        for (const [batch, events] of batches) await batch(events, trx);
         await appendToOutbox(trx, outgoing, group);
         return { ran, emitted: outgoing.length + republished };
       });

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { sql } from 'kysely';
+import { batched } from '../../../lib/bus/consumer.js';
 import { listDeadLetters } from '../../../lib/bus/dead-letters.js';
 import { BusTestBed, configEvents, effectHandler, recordEffect } from '../../support/bus-harness.js';
 import { waitFor } from '../../support/wait.js';
@@ -41,6 +42,39 @@ describe('bus consumer: one transaction per read batch (transactionPerBatch)', f
       message: 'the batch handled and acked',
     });
     expect(handled.filter((duplicate) => duplicate)).to.have.length(1);
+    const effects = await bed.effects(events[0]!.correlationId);
+    expect(effects.map((effect) => effect.eventId).sort()).to.deep.equal(
+      events.map((event) => event.eventId).sort(),
+    );
+    expect(await transactions(events[0]!.correlationId)).to.equal(1);
+  });
+
+  it('gives a batched handler the new events of a read in one call, a duplicate left out', async () => {
+    const prefix = bed.newPrefix();
+    const group = 'batched-handler';
+    const events = configEvents(12);
+    const calls: number[] = [];
+    await bed.publish(prefix, 'config', ...events, events[3]!);
+
+    await bed.consumer({
+      prefix,
+      group,
+      transactionPerBatch: true,
+      handlers: {
+        ConfigChanged: batched(async (batch, trx) => {
+          calls.push(batch.length);
+          for (const event of batch) await recordEffect(trx, event, 'batched');
+        }),
+      },
+    });
+
+    await waitFor(
+      async () =>
+        (await bed.effects(events[0]!.correlationId)).length === 12 &&
+        (await bed.pending(prefix, 'config', group)) === 0,
+      { message: 'the batch handled and acked' },
+    );
+    expect(calls).to.deep.equal([12]);
     const effects = await bed.effects(events[0]!.correlationId);
     expect(effects.map((effect) => effect.eventId).sort()).to.deep.equal(
       events.map((event) => event.eventId).sort(),
