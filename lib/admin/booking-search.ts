@@ -33,6 +33,9 @@ export interface Page<T> {
 /** Counting stops here: an exact count of a million rows would cost a scan on every page. */
 export const COUNT_CAP = 10_000;
 
+/** How PostgreSQL prints a uuid: what `id::text = q` matched. */
+const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 const like = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
 const istMidnight = (date: string) => new Date(`${date}T00:00:00+05:30`);
 
@@ -49,8 +52,8 @@ export async function searchBookings(db: Db, search: BookingSearch): Promise<Pag
         eb('reference', 'ilike', `%${like(q)}%`),
         eb('patient_name', 'ilike', `%${like(q)}%`),
         eb('patient_email', 'ilike', `%${like(q)}%`),
-        eb(sql<string>`correlation_id::text`, '=', q),
-        eb(sql<string>`id::text`, '=', q),
+        // Typed comparisons (not id::text = q) so each term has its index and the OR is a bitmap of them.
+        ...(CANONICAL_UUID.test(q) ? [eb('correlation_id', '=', q), eb('id', '=', q)] : []),
       ]),
     );
   }
