@@ -505,10 +505,14 @@ async function main(): Promise<void> {
       );
     }
   } finally {
-    if (system) await system.stop();
-    await client.end().catch(() => undefined);
-    await db.destroy();
-    await environment.drop();
+    // The database is dropped even when the web does not stop cleanly.
+    try {
+      if (system) await system.stop();
+    } finally {
+      await client.end().catch(() => undefined);
+      await db.destroy();
+      await environment.drop();
+    }
   }
 }
 
