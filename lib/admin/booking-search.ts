@@ -1,8 +1,8 @@
-import { sql } from 'kysely';
+import { sql, type RawBuilder, type SelectQueryBuilder } from 'kysely';
 import { getBookingViews, type BookingView } from '../booking/booking-service.js';
 import { addDays } from '../clock.js';
 import type { Db } from '../db/database.js';
-import type { BookingStatus } from '../db/schema.js';
+import type { BookingStatus, Database } from '../db/schema.js';
 import { ValidationError } from '../errors.js';
 
 export interface BookingSearch {
@@ -33,45 +33,47 @@ export interface Page<T> {
 /** Counting stops here: an exact count of a million rows would cost a scan on every page. */
 export const COUNT_CAP = 10_000;
 
+/** How PostgreSQL prints a uuid: what `id::text = q` matched. */
+const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 const like = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
 const istMidnight = (date: string) => new Date(`${date}T00:00:00+05:30`);
+
+/** The text the trigram index of migration 0010 holds: a row containing q in any part contains it here. */
+const SEARCHED_TEXT = sql<string>`(reference || ' ' || patient_name || ' ' || patient_email)`;
 
 /** Bookings newest first, a page at a time (keyset on created_at, id: page n costs what page 1 costs). */
 export async function searchBookings(db: Db, search: BookingSearch): Promise<Page<BookingView>> {
   let query = db.selectFrom('booking.bookings');
   if (search.status) query = query.where('status', '=', search.status);
   if (search.reference) query = query.where('reference', 'like', `${like(search.reference.toUpperCase())}%`);
-  if (search.patientName) query = query.where('patient_name', 'ilike', `%${like(search.patientName)}%`);
+  if (search.patientName) {
+    const pattern = `%${like(search.patientName)}%`;
+    query = query.where(SEARCHED_TEXT, 'ilike', pattern).where('patient_name', 'ilike', pattern);
+  }
   if (search.q) {
     const q = search.q;
+    const pattern = `%${like(q)}%`;
     query = query.where((eb) =>
       eb.or([
-        eb('reference', 'ilike', `%${like(q)}%`),
-        eb('patient_name', 'ilike', `%${like(q)}%`),
-        eb('patient_email', 'ilike', `%${like(q)}%`),
-        eb(sql<string>`correlation_id::text`, '=', q),
-        eb(sql<string>`id::text`, '=', q),
+        // The index narrows to the rows containing q somewhere; the columns decide.
+        eb.and([
+          eb(SEARCHED_TEXT, 'ilike', pattern),
+          eb.or([
+            eb('reference', 'ilike', pattern),
+            eb('patient_name', 'ilike', pattern),
+            eb('patient_email', 'ilike', pattern),
+          ]),
+        ]),
+        // Typed comparisons (not id::text = q), so that each has its index.
+        ...(CANONICAL_UUID.test(q) ? [eb('correlation_id', '=', q), eb('id', '=', q)] : []),
       ]),
     );
   }
   if (search.from) query = query.where('created_at', '>=', istMidnight(search.from));
   if (search.to) query = query.where('created_at', '<', istMidnight(addDays(search.to, 1)));
 
-  const counted = await db
-    .selectFrom(
-      query
-        .select(sql`1`.as('one'))
-        .limit(COUNT_CAP + 1)
-        .as('matching'),
-    )
-    .select((eb) => eb.fn.countAll<number>().as('count'))
-    .executeTakeFirstOrThrow();
-
-  let page = query
-    .select(['id'])
-    .orderBy('created_at', 'desc')
-    .orderBy('id', 'desc')
-    .limit(search.limit + 1);
+  let afterCursor = sql<boolean>`true`;
   if (search.after) {
     const cursor = await db
       .selectFrom('booking.bookings')
@@ -81,20 +83,67 @@ export async function searchBookings(db: Db, search: BookingSearch): Promise<Pag
     if (!cursor)
       throw new ValidationError('This page no longer exists.', [{ path: 'after', message: 'unknown' }]);
     // Compared in the database: a JS Date would drop the timestamp's microseconds and skip rows.
-    page = page.where(
-      sql<boolean>`(created_at, id) < (SELECT created_at, id FROM booking.bookings WHERE id = ${cursor.id})`,
-    );
+    afterCursor = sql<boolean>`(created_at, id) < (SELECT created_at, id FROM booking.bookings WHERE id = ${cursor.id})`;
   }
-  const rows = await page.execute();
-  const ids = rows.slice(0, search.limit).map((row) => row.id);
+
+  const text = search.q || search.patientName ? await textSearch(db, query, afterCursor, search.limit) : null;
+  const count = text?.count ?? (await countMatching(db, query));
+  const rows =
+    text?.ids ??
+    (
+      await query
+        .select(['id'])
+        .where(afterCursor)
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(search.limit + 1)
+        .execute()
+    ).map((row) => row.id);
+
+  const ids = rows.slice(0, search.limit);
   const views = new Map(
     (await getBookingViews(db, { ids, limit: ids.length })).map((view) => [view.id, view]),
   );
-  const total = Math.min(Number(counted.count), COUNT_CAP);
   return {
     items: ids.flatMap((id) => views.get(id) ?? []),
-    total,
-    totalIsLowerBound: Number(counted.count) > COUNT_CAP,
+    total: Math.min(count, COUNT_CAP),
+    totalIsLowerBound: count > COUNT_CAP,
     next: rows.length > search.limit ? (ids[ids.length - 1] ?? null) : null,
   };
+}
+
+type BookingsQuery = SelectQueryBuilder<Database, 'booking.bookings', object>;
+
+/** The rows matching, counted up to COUNT_CAP + 1. */
+async function countMatching(db: Db, query: BookingsQuery): Promise<number> {
+  const counted = await db
+    .selectFrom(
+      query
+        .select(sql`1`.as('one'))
+        .limit(COUNT_CAP + 1)
+        .as('matching'),
+    )
+    .select((eb) => eb.fn.countAll<number>().as('count'))
+    .executeTakeFirstOrThrow();
+  return Number(counted.count);
+}
+
+/**
+ * A text search's count and page from one read of its matches (the index scan is what costs); the page
+ * is null when there are more than COUNT_CAP matches, as it may lie beyond the ones read.
+ */
+async function textSearch(
+  db: Db,
+  query: BookingsQuery,
+  afterCursor: RawBuilder<boolean>,
+  limit: number,
+): Promise<{ count: number; ids: string[] | null }> {
+  const { rows } = await sql<{ count: string; ids: string[] | null }>`
+    WITH matching AS MATERIALIZED (${query.select(['id', 'created_at']).limit(COUNT_CAP + 1)})
+    SELECT (SELECT count(*) FROM matching) AS count,
+      (SELECT array_agg(id ORDER BY created_at DESC, id DESC) FROM (
+        SELECT id, created_at FROM matching WHERE ${afterCursor}
+        ORDER BY created_at DESC, id DESC LIMIT ${limit + 1}) AS page) AS ids`.execute(db);
+  const count = Number(rows[0]!.count);
+  return { count, ids: count > COUNT_CAP ? null : (rows[0]!.ids ?? []) };
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { sql } from 'kysely';
+import { COUNT_CAP } from '../../../lib/admin/booking-search.js';
 import { foldCounters } from '../../../lib/admin/dashboard-stats.js';
 import { fixedClock } from '../../../lib/clock.js';
 import { createEvent } from '../../../lib/events/catalogue.js';
@@ -124,6 +125,32 @@ describe('API: admin lists (keyset pages with counts), stats from counters, repl
       expect(byReference.flatMap((page) => page.ids)).to.include(rows[2]!.id);
       const exact = await allPages(`/api/admin/bookings?reference=${rows[2]!.reference}`, 'bookings');
       expect(exact).to.deep.equal([{ ids: [rows[2]!.id], total: 1 }]);
+    });
+
+    it('a text search with more matches than the count cap still pages newest first', async () => {
+      const token = `Crowd${randomUUID().slice(0, 6)}`;
+      // Written oldest first, so the newest are the last rows a scan of the table meets.
+      await sql`
+        INSERT INTO booking.bookings (id, reference, user_id, status, correlation_id, patient_name, patient_gender,
+          patient_date_of_birth, patient_phone, patient_email, request_hash, deadline_at, created_at)
+        SELECT gen_random_uuid(), 'MC-' || upper(substr(md5(${token} || n), 1, 4)) || '-' || upper(substr(md5(${token} || n), 5, 4)),
+          ${owner}::uuid, 'CONFIRMED', gen_random_uuid(), ${token} || ' ' || n, 'female', '1990-05-17',
+          '+91 98450 12345', 'crowd@example.com', 'test', now() + interval '2 minutes',
+          timestamptz '2033-01-01' + n * interval '1 minute'
+        FROM generate_series(1, ${COUNT_CAP + 30}) AS n`.execute(testApp.db);
+      const newest = Array.from({ length: 50 }, (_, i) => `${token} ${COUNT_CAP + 30 - i}`);
+
+      for (const filter of [`q=${token}`, `patientName=${token}`]) {
+        const first = (await admin.client.get(`/api/admin/bookings?${filter}`).expect(200)).body as Page<{
+          patient: { name: string };
+        }>;
+        expect(first).to.include({ total: COUNT_CAP, totalIsLowerBound: true });
+        expect(first.bookings!.map((b) => b.patient.name)).to.deep.equal(newest.slice(0, 25));
+        const second = (
+          await admin.client.get(`/api/admin/bookings?${filter}&after=${first.next}`).expect(200)
+        ).body as Page<{ patient: { name: string } }>;
+        expect(second.bookings!.map((b) => b.patient.name)).to.deep.equal(newest.slice(25, 50));
+      }
     });
 
     it('refuses malformed filters with 400 and the error shape', async () => {

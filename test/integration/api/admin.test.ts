@@ -418,7 +418,7 @@ describe('API: admin', function () {
   });
 
   describe('bookings', function () {
-    it('filters by status and by reference (q)', async () => {
+    it('filters by status and by reference, booking id or correlation id (q)', async () => {
       const pending = await book();
       const rejected = await book();
       await testApp.db
@@ -443,7 +443,12 @@ describe('API: admin', function () {
         .and.not.include(pending.id);
       expect(rejectedOnes.every((b) => b.status === 'REJECTED')).to.equal(true);
 
-      for (const q of [pending.reference, pending.reference.toLowerCase()]) {
+      for (const q of [
+        pending.reference,
+        pending.reference.toLowerCase(),
+        pending.id,
+        pending.correlationId,
+      ]) {
         const found = (await admin.client.get(`/api/admin/bookings?q=${encodeURIComponent(q)}`).expect(200))
           .body.bookings as { id: string }[];
         expect(found.map((b) => b.id)).to.deep.equal([pending.id]);
