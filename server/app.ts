@@ -81,7 +81,7 @@ export function createApp(deps: AppDeps): Express {
   };
   app.use(sessionMiddleware({ redis, prefix, keys: config.keys.session, secure, limits: sessionLimits }));
   const passport = configurePassport(deps.accounts);
-  app.use(passport.initialize());
+  app.use(passport.initialize({ compat: false }));
   app.use(passport.session());
   app.use(enforceSessionLimits(clock, sessionLimits, logOut));
   const tokens = csrf({ keys: config.keys.csrf, secure });
