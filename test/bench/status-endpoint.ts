@@ -120,7 +120,7 @@ async function postBookings(patients: ApiClient[], serviceId: string, rate: numb
   while (posts.length < total) {
     const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * rate));
     while (posts.length < due)
-      posts.push(patients[posts.length % patients.length]!.book(serviceId, posts.length));
+      posts.push(patients[posts.length % patients.length]!.book(serviceId, posts.length).catch(() => null));
     await sleep(5);
   }
   const ids = await Promise.all(posts);
