@@ -168,6 +168,9 @@ async function main(): Promise<void> {
         return client;
       }),
     );
+    const webPid = system.pid('web');
+    // Each sign-up hashes its password (argon2id, 19 MiB each, on the thread pool): a peak of its own.
+    progress(`${PATIENTS} sign-ups at once: web VmHWM ${peakRssMb(webPid)} MB`);
     const { rows } = await pool.query<{ id: string }>(
       "SELECT id FROM catalogue.services WHERE active AND gender = 'all' ORDER BY price_paise LIMIT 1",
     );
@@ -183,7 +186,6 @@ async function main(): Promise<void> {
       if (waited > 30_000) throw new Error('the booking to measure did not finish');
       await sleep(100);
     }
-    const webPid = system.pid('web');
     const statusUrl = `${base}/api/bookings/${bookingId}/status`;
     progress('warming up');
     await requestsPerSec(statusUrl, { cookie: owner.cookieHeader });
