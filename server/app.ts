@@ -53,6 +53,8 @@ export function createApp(deps: AppDeps): Express {
   app.set('view engine', 'ejs');
   app.set('trust proxy', config.TRUST_PROXY);
   app.disable('x-powered-by');
+  // Every answer after the static files is no-store: an ETag (a hash of each body) would never be used.
+  app.set('etag', false);
   Object.assign(app.locals, viewHelpers, { adminNav: ADMIN_NAV });
 
   app.use(requestContext);
@@ -60,7 +62,9 @@ export function createApp(deps: AppDeps): Express {
   app.use(
     healthRoutes({ db, redis, prefix, metricsToken: config.METRICS_TOKEN, cacheMs: config.METRICS_CACHE_MS }),
   );
-  app.use(express.static(path.join(projectRoot, 'public'), { maxAge: secure ? '1h' : 0 }));
+  // public/ holds no api/ folder: the API's requests skip the file system look-up.
+  const publicFiles = express.static(path.join(projectRoot, 'public'), { maxAge: secure ? '1h' : 0 });
+  app.use((req, res, next) => (req.path.startsWith('/api/') ? next() : publicFiles(req, res, next)));
   // The dashboard's charts, served by the app itself (no CDN): only the library's built files.
   app.use(
     '/vendor/chart.js',
@@ -77,7 +81,7 @@ export function createApp(deps: AppDeps): Express {
   };
   app.use(sessionMiddleware({ redis, prefix, keys: config.keys.session, secure, limits: sessionLimits }));
   const passport = configurePassport(deps.accounts);
-  app.use(passport.initialize());
+  app.use(passport.initialize({ compat: false }));
   app.use(passport.session());
   app.use(enforceSessionLimits(clock, sessionLimits, logOut));
   const tokens = csrf({ keys: config.keys.csrf, secure });

@@ -228,14 +228,83 @@ export async function getBookingViews(db: Db, filter: BookingFilter): Promise<Bo
   return (await readBookingViews(db, filter)).map(({ userId: _owner, ...view }) => view);
 }
 
-/** One booking's view and its owner, or null. */
+/**
+ * One booking's view and its owner, or null. The status page polls this, so it is one statement
+ * prepared once per connection (see readOneBookingView) rather than parsed and planned per request.
+ */
 export async function getBookingView(db: Db, id: string): Promise<(BookingView & { userId: string }) | null> {
-  const [view] = await readBookingViews(db, { ids: [id], limit: 1 });
-  return view ?? null;
+  if (!UUID.test(id)) return null;
+  const row = await readOneBookingView(db, id);
+  return row ? toBookingView(row) : null;
 }
 
 type ViewLine = { id: string; name: string; pricePaise: number | null };
 type ViewEvent = { type: string; occurredAt: string };
+
+/** The columns a view reads, with its service lines and timeline. */
+type ViewRow = Pick<
+  Booking,
+  | 'id'
+  | 'user_id'
+  | 'reference'
+  | 'status'
+  | 'reason'
+  | 'correlation_id'
+  | 'created_at'
+  | 'patient_name'
+  | 'patient_gender'
+  | 'patient_date_of_birth'
+  | 'base_paise'
+  | 'discount_basis_points'
+  | 'discount_paise'
+  | 'final_paise'
+  | 'discount_applied'
+  | 'slot_start'
+  | 'slot_end'
+  | 'change'
+  | 'change_slot_start'
+> & { lines: ViewLine[]; steps: ViewEvent[] };
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const VIEW_STATEMENT = 'booking_view';
+const PREPARE_VIEW = sql`PREPARE ${sql.raw(VIEW_STATEMENT)} (uuid) AS
+  SELECT b.id, b.user_id, b.reference, b.status, b.reason, b.correlation_id, b.created_at, b.patient_name,
+    b.patient_gender, b.patient_date_of_birth, b.base_paise, b.discount_basis_points, b.discount_paise,
+    b.final_paise, b.discount_applied, b.slot_start, b.slot_end, b.change, b.change_slot_start,
+    (SELECT coalesce(json_agg(json_build_object(
+        'id', line.service_id, 'name', line.name, 'pricePaise', line.price_paise) ORDER BY line.position), '[]')
+      FROM booking.booking_services line WHERE line.booking_id = b.id) AS lines,
+    (SELECT coalesce(json_agg(json_build_object('type', step.type, 'occurredAt', step.occurred_at)
+        ORDER BY step.occurred_at,
+          array_position(ARRAY[${sql.join(SAGA_STEP_ORDER.map((type) => sql.lit(type)))}]::text[], step.type),
+          step.event_id), '[]')
+      FROM booking.timeline step WHERE step.booking_id = b.id) AS steps
+  FROM booking.bookings b WHERE b.id = $1`;
+/** invalid_sql_statement_name: this connection has not prepared it (new, or replaced by the pool). */
+const NOT_PREPARED = '26000';
+/** feature_not_supported: a migration changed the columns' types under the prepared statement. */
+const PLAN_CHANGED = '0A000';
+
+/**
+ * The booking, its services and its timeline in one statement (one snapshot), executed as a statement
+ * the connection prepared: PostgreSQL parses and plans it once per connection, not on every poll.
+ * EXECUTE takes no bind parameters, so the id goes in as a literal; it is a checked UUID.
+ */
+async function readOneBookingView(db: Db, id: string): Promise<ViewRow | null> {
+  const execute = sql<ViewRow>`EXECUTE ${sql.raw(VIEW_STATEMENT)} (${sql.lit(id)})`;
+  return db.connection().execute(async (connection) => {
+    const run = async () => (await execute.execute(connection)).rows[0] ?? null;
+    try {
+      return await run();
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code !== NOT_PREPARED && code !== PLAN_CHANGED) throw error;
+      if (code === PLAN_CHANGED) await sql`DEALLOCATE ${sql.raw(VIEW_STATEMENT)}`.execute(connection);
+      await PREPARE_VIEW.execute(connection);
+      return run();
+    }
+  });
+}
 
 async function readBookingViews(
   db: Db,
@@ -281,8 +350,11 @@ async function readBookingViews(
       ]),
     );
   }
-  const bookings = await query.execute();
-  return bookings.map((booking) => ({
+  return (await query.execute()).map(toBookingView);
+}
+
+function toBookingView(booking: ViewRow): BookingView & { userId: string } {
+  return {
     id: booking.id,
     userId: booking.user_id,
     reference: booking.reference,
@@ -319,5 +391,5 @@ async function readBookingViews(
       booking.change === 'rescheduling' && booking.change_slot_start
         ? formatIst(booking.change_slot_start)
         : null,
-  }));
+  };
 }

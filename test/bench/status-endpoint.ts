@@ -1,0 +1,224 @@
+// The status endpoint against its ceiling, and the web's memory: `npm run bench:status [-- --rounds N]
+// [-- --bookings RATE] [-- --json]`. Builds, then starts the compiled web (and the workers, so the booking
+// measured has its whole timeline) on a database and Redis prefix of its own, dropped at the end.
+// Per round: `GET /api/bookings/:id/status` with the owner's session cookie at 32 in flight, then
+// test/bench/ceiling-app.ts (Express + one indexed query, a process of its own) the same way. With
+// `--bookings RATE` each round first posts bookings open loop at RATE/s for 10 s, as the system
+// bench's ladder does, so the web's peak RSS (VmHWM) covers writes as well as reads.
+// Figures only: nothing here passes or fails.
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import autocannon from 'autocannon';
+import pg from 'pg';
+import { createDb } from '../../lib/db/database.js';
+import { migrateToLatest } from '../../lib/db/migrate.js';
+import { SagaSystem } from '../support/system.js';
+import { createTestEnvironment } from '../support/test-env.js';
+
+const argValue = (name: string, fallback: number) => {
+  const at = process.argv.indexOf(name);
+  return at >= 0 ? Number(process.argv[at + 1]) : fallback;
+};
+const json = process.argv.includes('--json');
+const ROUNDS = argValue('--rounds', 3);
+const BOOKING_RATE = argValue('--bookings', 0);
+const SECONDS = argValue('--seconds', 5);
+const PATIENTS = 20;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const progress = (line: string) => {
+  if (!json) process.stderr.write(`  … ${line}\n`);
+};
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const round = (value: number, digits = 0) => Number(value.toFixed(digits));
+
+/** A patient of the API: keeps its cookies and CSRF token as a browser would. */
+class ApiClient {
+  private readonly cookies = new Map<string, string>();
+  private token = '';
+  constructor(private readonly base: string) {}
+
+  get cookieHeader(): string {
+    return [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
+  }
+
+  async request(method: string, path: string, body?: unknown): Promise<Response> {
+    const res = await fetch(this.base + path, {
+      method,
+      redirect: 'manual',
+      headers: { 'content-type': 'application/json', cookie: this.cookieHeader, 'x-csrf-token': this.token },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    for (const line of res.headers.getSetCookie()) {
+      const [pair = ''] = line.split(';');
+      const eq = pair.indexOf('=');
+      this.cookies.set(pair.slice(0, eq).trim(), pair.slice(eq + 1));
+    }
+    return res;
+  }
+
+  async enter(path: string, body: unknown): Promise<void> {
+    const token = await this.request('GET', '/api/csrf-token');
+    this.token = ((await token.json()) as { token: string }).token;
+    const res = await this.request('POST', path, body);
+    if (res.status >= 300) throw new Error(`${path} answered ${res.status}: ${await res.text()}`);
+    const fresh = await this.request('GET', '/api/csrf-token');
+    this.token = ((await fresh.json()) as { token: string }).token;
+  }
+
+  async book(serviceId: string, n: number): Promise<string | null> {
+    const res = await this.request('POST', '/api/bookings', {
+      patient: {
+        name: 'Bench Patient',
+        gender: n % 2 ? 'female' : 'male',
+        dateOfBirth: '1990-01-15',
+        phone: '+91 98450 12345',
+        email: `bench-${n}@example.com`,
+      },
+      serviceIds: [serviceId],
+    });
+    const body = (await res.json()) as { booking?: { id: string } };
+    return res.status === 202 ? (body.booking?.id ?? null) : null;
+  }
+}
+
+/** Peak resident memory (VmHWM) of a process in MB. */
+function peakRssMb(pid: number): number {
+  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return hwm ? round(Number(hwm[1]) / 1024) : 0;
+}
+
+async function requestsPerSec(url: string, headers: Record<string, string> = {}): Promise<number> {
+  const result = await autocannon({ url, connections: 32, duration: SECONDS, headers });
+  if (result.non2xx > 0 || result.errors > 0)
+    throw new Error(`${url}: ${result.non2xx} non-2xx answers, ${result.errors} errors`);
+  return result.requests.average;
+}
+
+async function ceiling(databaseUrl: string, bookingId: string): Promise<number> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/bench/ceiling-app.ts'], {
+    env: { ...process.env, DATABASE_URL: databaseUrl },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    const port = await new Promise<string>((resolve) =>
+      createInterface({ input: child.stdout! }).once('line', resolve),
+    );
+    return await requestsPerSec(`http://127.0.0.1:${port}/one/${bookingId}`);
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
+/** Posts bookings open loop (they leave on schedule whatever the answers) and waits for the answers. */
+async function postBookings(patients: ApiClient[], serviceId: string, rate: number): Promise<number> {
+  const started = performance.now();
+  const total = rate * 10;
+  const posts: Promise<string | null>[] = [];
+  while (posts.length < total) {
+    const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * rate));
+    while (posts.length < due)
+      posts.push(patients[posts.length % patients.length]!.book(serviceId, posts.length).catch(() => null));
+    await sleep(5);
+  }
+  const ids = await Promise.all(posts);
+  return ids.filter((id) => id === null).length;
+}
+
+async function main(): Promise<void> {
+  progress('building (npm run build)');
+  execFileSync('npm', ['run', '--silent', 'build'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const environment = await createTestEnvironment();
+  process.env.DATABASE_URL = environment.databaseUrl;
+  process.env.REDIS_URL = environment.redisUrl;
+  process.env.REDIS_PREFIX = environment.redisPrefix;
+  process.env.NODE_ENV = 'test';
+  process.env.SESSION_SECRET = randomBytes(32).toString('base64url');
+  const db = createDb(environment.databaseUrl, 2);
+  const pool = new pg.Pool({ connectionString: environment.databaseUrl, max: 2 });
+  let system: SagaSystem | null = null;
+  try {
+    await migrateToLatest(db);
+    execFileSync(process.execPath, ['--import', 'tsx', 'server/cli/seed-demo.ts'], {
+      env: process.env,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    progress('starting the system (one process per Procfile line)');
+    system = await SagaSystem.start({
+      compiled: true,
+      env: {
+        LOG_LEVEL: 'info',
+        SIGNUP_RATE_LIMIT: '100000',
+        BOOKING_RATE_LIMIT: '1000000',
+        BOOKING_PENDING_LIMIT: '1000000',
+        SAGA_DEADLINE_MS: '600000',
+      },
+    });
+    const base = system.url!;
+    const patients = await Promise.all(
+      Array.from({ length: PATIENTS }, async (_, i) => {
+        const client = new ApiClient(base);
+        await client.enter('/api/auth/signup', {
+          name: `Bench Patient ${i}`,
+          email: `bench-status-${i}-${Date.now()}@example.com`,
+          password: 'bench password 123',
+        });
+        return client;
+      }),
+    );
+    const webPid = system.pid('web');
+    // Each sign-up hashes its password (argon2id, 19 MiB each, on the thread pool): a peak of its own.
+    progress(`${PATIENTS} sign-ups at once: web VmHWM ${peakRssMb(webPid)} MB`);
+    const { rows } = await pool.query<{ id: string }>(
+      "SELECT id FROM catalogue.services WHERE active AND gender = 'all' ORDER BY price_paise LIMIT 1",
+    );
+    const serviceId = rows[0]!.id;
+    const owner = patients[0]!;
+    const bookingId = await owner.book(serviceId, 0);
+    if (!bookingId) throw new Error('the booking to measure was refused');
+    for (let waited = 0; ; waited += 100) {
+      const done = await pool.query("SELECT 1 FROM booking.bookings WHERE id = $1 AND status <> 'PENDING'", [
+        bookingId,
+      ]);
+      if (done.rowCount) break;
+      if (waited > 30_000) throw new Error('the booking to measure did not finish');
+      await sleep(100);
+    }
+    const statusUrl = `${base}/api/bookings/${bookingId}/status`;
+    progress('warming up');
+    await requestsPerSec(statusUrl, { cookie: owner.cookieHeader });
+
+    const rounds: { status: number; ceiling: number; postErrors: number }[] = [];
+    for (let i = 1; i <= ROUNDS; i++) {
+      const postErrors = BOOKING_RATE > 0 ? await postBookings(patients, serviceId, BOOKING_RATE) : 0;
+      const status = await requestsPerSec(statusUrl, { cookie: owner.cookieHeader });
+      const top = await ceiling(environment.databaseUrl, bookingId);
+      rounds.push({ status: round(status), ceiling: round(top), postErrors });
+      progress(
+        `round ${i}: status ${round(status)} req/s, ceiling ${round(top)} req/s (${round((status / top) * 100)} %), web VmHWM ${peakRssMb(webPid)} MB${BOOKING_RATE > 0 ? `, ${postErrors} POSTs refused` : ''}`,
+      );
+    }
+    const report = {
+      rounds,
+      medianStatusReqPerSec: median(rounds.map((r) => r.status)),
+      medianCeilingReqPerSec: median(rounds.map((r) => r.ceiling)),
+      medianRatio: round(median(rounds.map((r) => r.status / r.ceiling)), 3),
+      webPeakRssMb: peakRssMb(webPid),
+    };
+    if (json) process.stdout.write(`${JSON.stringify(report)}\n`);
+    else
+      process.stdout.write(
+        `status ${report.medianStatusReqPerSec} req/s, ceiling ${report.medianCeilingReqPerSec} req/s: ` +
+          `${round(report.medianRatio * 100)} % (median of ${ROUNDS}); web peak RSS ${report.webPeakRssMb} MB\n`,
+      );
+  } finally {
+    await system?.stop();
+    await pool.end();
+    await db.destroy();
+    await environment.drop();
+  }
+}
+
+await main();
