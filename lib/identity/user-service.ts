@@ -1,4 +1,5 @@
 import { hash, verify } from '@node-rs/argon2';
+import { Semaphore } from '../bus/semaphore.js';
 import type { Db } from '../db/database.js';
 import type { Role } from '../db/schema.js';
 import { ConflictError } from '../errors.js';
@@ -28,11 +29,15 @@ const toAccount = (row: PublicUser & { session_version: number }): AccountUser =
   sessionVersion: row.session_version,
 });
 
-// argon2id with the library's defaults (19 MiB, 2 passes): OWASP's recommended minimum.
-const hashPassword = (password: string) => hash(password);
+// argon2id with the library's defaults (19 MiB, 2 passes): OWASP's recommended minimum. Two at a
+// time: each holds its 19 MiB while it runs, and a burst of sign-ups must not swell the web's memory.
+const hashing = new Semaphore(2);
+const hashPassword = (password: string) => hashing.run(() => hash(password));
+const verifyPassword = (passwordHash: string, password: string) =>
+  hashing.run(() => verify(passwordHash, password));
 
 // Verifying against a throwaway hash for unknown emails keeps the answer time alike: no user enumeration.
-const unknownUserHash = hash('not-a-real-password-used-for-timing');
+const unknownUserHash = hashPassword('not-a-real-password-used-for-timing');
 
 export async function createUser(
   db: Db,
@@ -65,7 +70,7 @@ export async function verifyCredentials(
     .selectAll()
     .where('email', '=', email.toLowerCase())
     .executeTakeFirst();
-  const ok = await verify(row?.password_hash ?? (await unknownUserHash), password);
+  const ok = await verifyPassword(row?.password_hash ?? (await unknownUserHash), password);
   if (!row || !ok) return null;
   return toAccount(row);
 }
@@ -89,7 +94,7 @@ export async function changePassword(
     .select('password_hash')
     .where('id', '=', input.userId)
     .executeTakeFirst();
-  if (!row || !(await verify(row.password_hash, input.currentPassword))) return null;
+  if (!row || !(await verifyPassword(row.password_hash, input.currentPassword))) return null;
   const passwordHash = await hashPassword(input.newPassword);
   const updated = await db
     .updateTable('identity.users')
