@@ -20,8 +20,6 @@ export interface Participant {
   transactionPerBatch?: boolean;
   /** Entries handled at once when its handlers wait on the outside world (default: a read batch). */
   inFlight?: number;
-  /** With transactionPerBatch, for a group off the saga's path: see ConsumerOptions.lingerMs. */
-  lingerMs?: number;
 }
 
 const STREAM_RETENTION_MS = 60 * 60_000;
@@ -55,7 +53,6 @@ export async function runParticipant(participant: Participant): Promise<void> {
     handlers,
     batchSize: config.BUS_BATCH_SIZE,
     inFlight: participant.inFlight,
-    lingerMs: participant.lingerMs,
     blockMs: config.BUS_BLOCK_MS,
     claimIdleMs: config.BUS_CLAIM_IDLE_MS,
     maxDeliveries: config.BUS_MAX_DELIVERIES,

@@ -91,13 +91,6 @@ export interface ConsumerOptions {
    * back and its entries are handled again one transaction each (retries and dead letters apply there).
    */
   transactionPerBatch?: boolean;
-  /**
-   * With transactionPerBatch: a read that brought less than a batch waits this long and reads once
-   * more before handling them together. Fewer, fuller transactions for a group off the saga's path
-   * (the audit log), at the price of that much latency. Capped at claimIdleMs / 4, so no claim takes
-   * the entries while they wait.
-   */
-  lingerMs?: number;
   blockMs?: number;
   claimIdleMs?: number;
   maxDeliveries?: number;
@@ -302,7 +295,6 @@ export class StreamConsumer {
         continue;
       }
       if (!reply) continue;
-      if (transactionPerBatch && this.options.lingerMs) reply = await this.topUp(reply, count, keys);
       // COUNT applies per stream: a read of several streams can return more than asked for.
       const read = reply.flatMap(([key, raw]) => this.toEntries(key, raw));
       // Types this group has no handler for are acknowledged together, unparsed.
@@ -316,21 +308,6 @@ export class StreamConsumer {
         for (const entry of entries) void this.process(entry, 1).finally(release(1));
       }
     }
-  }
-
-  /** lingerMs: a read short of `count` waits, then takes what came meanwhile (never blocking). */
-  private async topUp(reply: ReadReply & object, count: number, keys: string[]): Promise<ReadReply & object> {
-    const { blockingRedis, group, consumer, lingerMs = 0 } = this.options;
-    const got = reply.reduce((sum, [, raw]) => sum + raw.length, 0);
-    if (got >= count || !this.running) return reply;
-    // Well under claimIdleMs: no claim takes the entries read while they wait.
-    await new Promise((resolve) => setTimeout(resolve, Math.min(lingerMs, this.claimIdleMs / 4)));
-    const args = ['COUNT', count - got, 'STREAMS', ...keys, ...keys.map(() => '>')];
-    // A failed top-up only means a smaller batch: what the first read brought is handled all the same.
-    const more = (await blockingRedis
-      .call('XREADGROUP', 'GROUP', group, consumer, ...args)
-      .catch(() => null)) as ReadReply;
-    return more ? [...reply, ...more] : reply;
   }
 
   /** Entries of a reply; a claim of an entry deleted meanwhile has null fields (Redis < 7 only). */

@@ -82,39 +82,6 @@ describe('bus consumer: one transaction per read batch (transactionPerBatch)', f
     expect(await transactions(events[0]!.correlationId)).to.equal(1);
   });
 
-  it('with lingerMs, tops a short read up with what came meanwhile and handles them together', async () => {
-    const prefix = bed.newPrefix();
-    const group = 'lingering';
-    const [first, ...rest] = configEvents(5);
-    const calls: number[] = [];
-    await bed.consumer({
-      prefix,
-      group,
-      transactionPerBatch: true,
-      lingerMs: 1_000,
-      // The wait is capped at a quarter of the claim idle time.
-      claimIdleMs: 4_000,
-      handlers: {
-        ConfigChanged: batched(async (batch, trx) => {
-          calls.push(batch.length);
-          for (const event of batch) await recordEffect(trx, event, 'lingering');
-        }),
-      },
-    });
-    await bed.publish(prefix, 'config', first!);
-    // Read, not yet handled: the consumer lingers with it.
-    await waitFor(async () => (await bed.pending(prefix, 'config', group)) === 1, {
-      message: 'the first entry read',
-    });
-    await bed.publish(prefix, 'config', ...rest);
-
-    await waitFor(async () => (await bed.effects(first!.correlationId)).length === 5, {
-      message: 'all five handled',
-    });
-    expect(calls).to.deep.equal([5]);
-    expect(await transactions(first!.correlationId)).to.equal(1);
-  });
-
   it('rolls a batch back when one handler fails, then handles each entry on its own', async () => {
     const prefix = bed.newPrefix();
     const group = 'batch-with-poison';
