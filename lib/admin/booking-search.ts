@@ -49,7 +49,7 @@ const istMidnight = (date: string) => new Date(`${date}T00:00:00+05:30`);
 
 /**
  * More names and emails matching than this (a q of a letter or two) and the search reads the bookings'
- * columns instead: such a q matches so many bookings that the newest ones come first in any order.
+ * columns instead, newest first: such a q matches so many bookings that a page of them is met soon.
  */
 export const TEXT_CAP = 500;
 
