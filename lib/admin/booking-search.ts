@@ -1,5 +1,13 @@
-import { sql, type RawBuilder, type SelectQueryBuilder } from 'kysely';
+import {
+  sql,
+  type Expression,
+  type ExpressionBuilder,
+  type RawBuilder,
+  type SelectQueryBuilder,
+  type SqlBool,
+} from 'kysely';
 import { getBookingViews, type BookingView } from '../booking/booking-service.js';
+import { REFERENCE_ALPHABET } from '../booking/reference.js';
 import { addDays } from '../clock.js';
 import type { Db } from '../db/database.js';
 import type { BookingStatus, Database } from '../db/schema.js';
@@ -39,8 +47,71 @@ const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f
 const like = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
 const istMidnight = (date: string) => new Date(`${date}T00:00:00+05:30`);
 
-/** The text the trigram index of migration 0010 holds: a row containing q in any part contains it here. */
-const SEARCHED_TEXT = sql<string>`(reference || ' ' || patient_name || ' ' || patient_email)`;
+/**
+ * More names and emails matching than this (a q of a letter or two) and the search reads the bookings'
+ * columns instead, newest first: such a q matches so many bookings that a page of them is met soon.
+ */
+export const TEXT_CAP = 500;
+
+/** Where a part of a reference can stand: '#' is any character of the alphabet. */
+const REFERENCE_SHAPE = 'mc-####-####';
+const ALPHABET = REFERENCE_ALPHABET.toLowerCase();
+
+/** The places in a reference at which q (lowercased) could stand. */
+function referenceOffsets(q: string): number[] {
+  const offsets: number[] = [];
+  for (let at = 0; at + q.length <= REFERENCE_SHAPE.length; at++) {
+    const fits = [...q].every((c, i) => {
+      const expected = REFERENCE_SHAPE[at + i]!;
+      return expected === '#' ? c.length === 1 && ALPHABET.includes(c) : c === expected;
+    });
+    if (fits) offsets.push(at);
+  }
+  return offsets;
+}
+
+type BookingsBuilder = ExpressionBuilder<Database, 'booking.bookings'>;
+
+/**
+ * The references containing q: a reference's beginning on the btree (the shared "MC-" would make the
+ * trigram scan read every booking), any other part on the trigrams, and none when q cannot be in one.
+ */
+function referenceContains(eb: BookingsBuilder, q: string, pattern: string): Expression<SqlBool>[] {
+  const lowered = q.toLowerCase();
+  const offsets = referenceOffsets(lowered);
+  if (offsets.length === 0) return [];
+  if (offsets.length === 1 && offsets[0] === 0) return [eb('reference', 'like', `${lowered.toUpperCase()}%`)];
+  return [eb('reference', 'ilike', pattern)];
+}
+
+/**
+ * The distinct lowercased names and emails containing the pattern (ILIKE is lower() LIKE lower()), or null
+ * when there are more than TEXT_CAP.
+ */
+async function matchingTexts(db: Db, pattern: string): Promise<string[] | null> {
+  const rows = await db
+    .selectFrom('booking.search_texts')
+    .select('text')
+    .where('text', 'like', sql<string>`lower(${pattern})`)
+    .limit(TEXT_CAP + 1)
+    .execute();
+  return rows.length > TEXT_CAP ? null : rows.map((row) => row.text);
+}
+
+/** The bookings whose column (lowercased) is one of the texts matched, through its btree. */
+const oneOf = (column: 'patient_name' | 'patient_email', texts: string[]) =>
+  sql<SqlBool>`lower(${sql.ref(column)}) = ANY(${texts}::text[])`;
+
+/** The patient's name (and email) containing the pattern: through the texts matched, else the columns. */
+function patientContains(
+  eb: BookingsBuilder,
+  texts: string[] | null,
+  pattern: string,
+  columns: ('patient_name' | 'patient_email')[],
+): Expression<SqlBool>[] {
+  if (texts === null) return columns.map((column) => eb(column, 'ilike', pattern));
+  return texts.length === 0 ? [] : columns.map((column) => oneOf(column, texts));
+}
 
 /** Bookings newest first, a page at a time (keyset on created_at, id: page n costs what page 1 costs). */
 export async function searchBookings(db: Db, search: BookingSearch): Promise<Page<BookingView>> {
@@ -49,22 +120,17 @@ export async function searchBookings(db: Db, search: BookingSearch): Promise<Pag
   if (search.reference) query = query.where('reference', 'like', `${like(search.reference.toUpperCase())}%`);
   if (search.patientName) {
     const pattern = `%${like(search.patientName)}%`;
-    query = query.where(SEARCHED_TEXT, 'ilike', pattern).where('patient_name', 'ilike', pattern);
+    const texts = await matchingTexts(db, pattern);
+    query = query.where((eb) => eb.or(patientContains(eb, texts, pattern, ['patient_name'])));
   }
   if (search.q) {
     const q = search.q;
     const pattern = `%${like(q)}%`;
+    const texts = await matchingTexts(db, pattern);
     query = query.where((eb) =>
       eb.or([
-        // The index narrows to the rows containing q somewhere; the columns decide.
-        eb.and([
-          eb(SEARCHED_TEXT, 'ilike', pattern),
-          eb.or([
-            eb('reference', 'ilike', pattern),
-            eb('patient_name', 'ilike', pattern),
-            eb('patient_email', 'ilike', pattern),
-          ]),
-        ]),
+        ...referenceContains(eb, q, pattern),
+        ...patientContains(eb, texts, pattern, ['patient_name', 'patient_email']),
         // Typed comparisons (not id::text = q), so that each has its index.
         ...(CANONICAL_UUID.test(q) ? [eb('correlation_id', '=', q), eb('id', '=', q)] : []),
       ]),

@@ -91,6 +91,11 @@ export interface BookingsTable {
   change_event_id: Generated<string | null>;
 }
 
+/** Each distinct lower(patient_name) and lower(patient_email) of the bookings (migration 0011). */
+export interface SearchTextsTable {
+  text: string;
+}
+
 export interface BookingServicesTable {
   booking_id: string;
   position: number;
@@ -290,6 +295,7 @@ export interface Database {
   'settings.config': SettingsTable;
   'booking.bookings': BookingsTable;
   'booking.booking_services': BookingServicesTable;
+  'booking.search_texts': SearchTextsTable;
   'booking.timeline': BookingTimelineTable;
   'booking.receipt_counters': ReceiptCountersTable;
   'booking.receipts': ReceiptsTable;

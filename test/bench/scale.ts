@@ -241,7 +241,8 @@ async function loadBookings(
 
 /**
  * The dashboard's counters as the triggers of migration 0005 would have left them (the load runs with
- * triggers off: a per-row counter update would make it hours), computed as that migration's backfill does.
+ * triggers off: a per-row counter update would make it hours), computed as that migration's backfill does;
+ * and the admin search's distinct names and emails that 0011's trigger would have added, as its backfill does.
  */
 async function recount(client: pg.Client): Promise<void> {
   await client.query(`
@@ -260,6 +261,9 @@ async function recount(client: pg.Client): Promise<void> {
       FROM booking.bookings WHERE finished_at > now() - interval '2 days' GROUP BY 1, 2;
     INSERT INTO stats.event_types
       SELECT type, 0, count(*) FROM audit.entries WHERE event_id IS NOT NULL GROUP BY type;
+    INSERT INTO booking.search_texts (text)
+      SELECT DISTINCT t FROM booking.bookings, LATERAL (VALUES (lower(patient_name)), (lower(patient_email))) AS v(t)
+      ON CONFLICT DO NOTHING;
     COMMIT`);
   await client.query('VACUUM ANALYZE');
   // The load's dirty pages written now, not by a checkpoint in the middle of the measurements.
@@ -409,7 +413,7 @@ async function main(): Promise<void> {
     );
     const patientId = users[0]!.id;
     const anchor = new Date();
-    // Triggers off for the load (superuser): recount() writes the counters the triggers would have.
+    // Triggers off for the load (superuser): recount() writes the counters and search texts the triggers would have.
     await client.query(`SET session_replication_role = replica; SET synchronous_commit = off;
       SET maintenance_work_mem = '256MB'; SET work_mem = '64MB'`);
 

@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import { sql } from 'kysely';
 import { COUNT_CAP } from '../../../lib/admin/booking-search.js';
 import { foldCounters } from '../../../lib/admin/dashboard-stats.js';
+import { generateReference } from '../../../lib/booking/reference.js';
 import { fixedClock } from '../../../lib/clock.js';
 import { createEvent } from '../../../lib/events/catalogue.js';
 import { createUser } from '../../../lib/identity/user-service.js';
@@ -151,6 +152,68 @@ describe('API: admin lists (keyset pages with counts), stats from counters, repl
         ).body as Page<{ patient: { name: string } }>;
         expect(second.bookings!.map((b) => b.patient.name)).to.deep.equal(newest.slice(25, 50));
       }
+    });
+
+    /** The ids the admin search finds for these filters, newest first, over every page. */
+    const found = async (filters: string) =>
+      (await allPages(`/api/admin/bookings?${filters}`, 'bookings')).flatMap((page) => page.ids);
+
+    it('finds a booking written after migration 0011 by any part of its patient name or email, any case', async () => {
+      const token = randomUUID().slice(0, 8);
+      const row = await booking({ patientName: `Ishaan ${token}wala` });
+      const email = (
+        await testApp.db
+          .selectFrom('booking.bookings')
+          .select('patient_email')
+          .where('id', '=', row.id)
+          .executeTakeFirstOrThrow()
+      ).patient_email;
+
+      for (const part of [`${token}WALA`, `an ${token.slice(0, 5)}`, `ishaan ${token}wala`]) {
+        expect(await found(`q=${encodeURIComponent(part)}`)).to.deep.equal([row.id]);
+        expect(await found(`patientName=${encodeURIComponent(part)}`)).to.deep.equal([row.id]);
+      }
+      expect(await found(`q=${encodeURIComponent(email.slice(3, -4).toUpperCase())}`)).to.deep.equal([
+        row.id,
+      ]);
+      // The name filter reads names only.
+      expect(await found(`patientName=${encodeURIComponent(email)}`)).to.deep.equal([]);
+    });
+
+    it('finds a booking by its new patient name once the name is changed, and not by the old one', async () => {
+      const token = randomUUID().slice(0, 8);
+      const row = await booking({ patientName: `Before${token}` });
+      expect(await found(`q=before${token}`)).to.deep.equal([row.id]);
+
+      await testApp.db
+        .updateTable('booking.bookings')
+        .set({ patient_name: `After${token} Rao` })
+        .where('id', '=', row.id)
+        .execute();
+
+      expect(await found(`q=${encodeURIComponent(`${token} rao`)}`)).to.deep.equal([row.id]);
+      expect(await found(`patientName=after${token}`)).to.deep.equal([row.id]);
+      expect(await found(`q=before${token}`)).to.deep.equal([]);
+    });
+
+    it('finds a booking by any part of its reference: its beginning, either block, across the dash', async () => {
+      const reference = generateReference();
+      const row = await booking({ reference });
+      const parts = [
+        reference,
+        reference.toLowerCase(),
+        reference.slice(0, 9),
+        reference.slice(0, 6).toLowerCase(),
+        reference.slice(3, 7),
+        reference.slice(5, 10).toLowerCase(),
+        reference.slice(8),
+      ];
+      for (const part of parts) expect(await found(`q=${encodeURIComponent(part)}`), part).to.include(row.id);
+      // Found where the reference and the name both hold q, once.
+      const named = await booking({ patientName: `Patient ${reference.slice(8)}` });
+      const both = await found(`q=${reference.slice(8)}`);
+      expect(both).to.include.members([row.id, named.id]);
+      expect(new Set(both).size).to.equal(both.length);
     });
 
     it('refuses malformed filters with 400 and the error shape', async () => {
