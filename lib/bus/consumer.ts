@@ -75,8 +75,9 @@ export interface ConsumerOptions {
   /** Entries read at once; as many are handled side by side (claims and retries come on top). */
   batchSize?: number;
   /**
-   * Entries handled side by side, read a batch at a time (default batchSize): more for handlers whose
-   * outside step waits on the world (a gateway) while holding no connection.
+   * Entries handled side by side, read a batch at a time (default batchSize, or BATCHES_IN_FLIGHT
+   * batches with transactionPerBatch): more for handlers whose outside step waits on the world (a
+   * gateway) while holding no connection, fewer for handlers that hold much memory while they run.
    */
   inFlight?: number;
   /**
@@ -256,10 +257,8 @@ export class StreamConsumer {
     const keys = this.streams.map((stream) => this.key(stream));
     const unread = keys.map(() => '>');
     const batchesInFlight = Math.min(BATCHES_IN_FLIGHT, this.transactions.size);
-    const capacity = Math.max(
-      this.options.inFlight ?? this.batchSize,
-      transactionPerBatch ? this.batchSize * batchesInFlight : this.batchSize,
-    );
+    const capacity =
+      this.options.inFlight ?? (transactionPerBatch ? this.batchSize * batchesInFlight : this.batchSize);
     let reading = 0;
     let wakeReader: (() => void) | null = null;
     const release = (count: number) => () => {
