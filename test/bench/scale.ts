@@ -13,6 +13,7 @@ import { migrateToLatest } from '../../lib/db/migrate.js';
 import { upsertAdmin } from '../../lib/identity/user-service.js';
 import { SagaSystem } from '../support/system.js';
 import { createTestEnvironment } from '../support/test-env.js';
+import { ApiClient } from './bench-support.js';
 
 const json = process.argv.includes('--json');
 const target = Number(process.argv.slice(2).find((arg) => /^\d+$/.test(arg)) ?? 1_000_000);
@@ -58,40 +59,6 @@ const LAST = `
   .trim()
   .split(/\s+/);
 const FIRST = [...FEMALE, ...MALE];
-
-/** A browser of the API: keeps its cookies and CSRF token. */
-class ApiClient {
-  private readonly cookies = new Map<string, string>();
-  private token = '';
-  constructor(private readonly base: string) {}
-
-  async request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-    const res = await fetch(this.base + path, {
-      method,
-      redirect: 'manual',
-      headers: {
-        'content-type': 'application/json',
-        cookie: [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; '),
-        'x-csrf-token': this.token,
-        ...headers,
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    for (const line of res.headers.getSetCookie()) {
-      const [pair = ''] = line.split(';');
-      const eq = pair.indexOf('=');
-      this.cookies.set(pair.slice(0, eq).trim(), pair.slice(eq + 1));
-    }
-    return res;
-  }
-
-  async enter(path: string, body: unknown): Promise<void> {
-    const token = await this.request('GET', '/api/csrf-token');
-    this.token = ((await token.json()) as { token: string }).token;
-    const res = await this.request('POST', path, body);
-    if (res.status >= 300) throw new Error(`${path} answered ${res.status}: ${await res.text()}`);
-  }
-}
 
 /** A version-4 shaped UUID from the md5 of a text expression: the API's UUID checks accept it. */
 const uuidOf = (text: string) =>

@@ -6,16 +6,14 @@
 // `--bookings RATE` each round first posts bookings open loop at RATE/s for 10 s, as the system
 // bench's ladder does, so the web's peak RSS (VmHWM) covers writes as well as reads.
 // Figures only: nothing here passes or fails.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
-import autocannon from 'autocannon';
 import pg from 'pg';
 import { createDb } from '../../lib/db/database.js';
 import { migrateToLatest } from '../../lib/db/migrate.js';
 import { SagaSystem } from '../support/system.js';
 import { createTestEnvironment } from '../support/test-env.js';
+import { ApiClient, benchBooking, expressCeiling, processFigures, requestsPerSec } from './bench-support.js';
 
 const argValue = (name: string, fallback: number) => {
   const at = process.argv.indexOf(name);
@@ -34,83 +32,14 @@ const progress = (line: string) => {
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const round = (value: number, digits = 0) => Number(value.toFixed(digits));
 
-/** A patient of the API: keeps its cookies and CSRF token as a browser would. */
-class ApiClient {
-  private readonly cookies = new Map<string, string>();
-  private token = '';
-  constructor(private readonly base: string) {}
-
-  get cookieHeader(): string {
-    return [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
-  }
-
-  async request(method: string, path: string, body?: unknown): Promise<Response> {
-    const res = await fetch(this.base + path, {
-      method,
-      redirect: 'manual',
-      headers: { 'content-type': 'application/json', cookie: this.cookieHeader, 'x-csrf-token': this.token },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    for (const line of res.headers.getSetCookie()) {
-      const [pair = ''] = line.split(';');
-      const eq = pair.indexOf('=');
-      this.cookies.set(pair.slice(0, eq).trim(), pair.slice(eq + 1));
-    }
-    return res;
-  }
-
-  async enter(path: string, body: unknown): Promise<void> {
-    const token = await this.request('GET', '/api/csrf-token');
-    this.token = ((await token.json()) as { token: string }).token;
-    const res = await this.request('POST', path, body);
-    if (res.status >= 300) throw new Error(`${path} answered ${res.status}: ${await res.text()}`);
-    const fresh = await this.request('GET', '/api/csrf-token');
-    this.token = ((await fresh.json()) as { token: string }).token;
-  }
-
-  async book(serviceId: string, n: number): Promise<string | null> {
-    const res = await this.request('POST', '/api/bookings', {
-      patient: {
-        name: 'Bench Patient',
-        gender: n % 2 ? 'female' : 'male',
-        dateOfBirth: '1990-01-15',
-        phone: '+91 98450 12345',
-        email: `bench-${n}@example.com`,
-      },
-      serviceIds: [serviceId],
-    });
-    const body = (await res.json()) as { booking?: { id: string } };
-    return res.status === 202 ? (body.booking?.id ?? null) : null;
-  }
+/** Books one bench booking for the patient; its id, or null when refused. */
+async function book(patient: ApiClient, serviceId: string, n: number): Promise<string | null> {
+  const res = await patient.request('POST', '/api/bookings', benchBooking(n, [serviceId]));
+  const body = (await res.json()) as { booking?: { id: string } };
+  return res.status === 202 ? (body.booking?.id ?? null) : null;
 }
 
-/** Peak resident memory (VmHWM) of a process in MB. */
-function peakRssMb(pid: number): number {
-  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return hwm ? round(Number(hwm[1]) / 1024) : 0;
-}
-
-async function requestsPerSec(url: string, headers: Record<string, string> = {}): Promise<number> {
-  const result = await autocannon({ url, connections: 32, duration: SECONDS, headers });
-  if (result.non2xx > 0 || result.errors > 0)
-    throw new Error(`${url}: ${result.non2xx} non-2xx answers, ${result.errors} errors`);
-  return result.requests.average;
-}
-
-async function ceiling(databaseUrl: string, bookingId: string): Promise<number> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/bench/ceiling-app.ts'], {
-    env: { ...process.env, DATABASE_URL: databaseUrl },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  try {
-    const port = await new Promise<string>((resolve) =>
-      createInterface({ input: child.stdout! }).once('line', resolve),
-    );
-    return await requestsPerSec(`http://127.0.0.1:${port}/one/${bookingId}`);
-  } finally {
-    child.kill('SIGTERM');
-  }
-}
+const peakRssMb = (pid: number) => round(processFigures(pid).peakRssMb);
 
 /** Posts bookings open loop (they leave on schedule whatever the answers) and waits for the answers. */
 async function postBookings(patients: ApiClient[], serviceId: string, rate: number): Promise<number> {
@@ -120,7 +49,7 @@ async function postBookings(patients: ApiClient[], serviceId: string, rate: numb
   while (posts.length < total) {
     const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * rate));
     while (posts.length < due)
-      posts.push(patients[posts.length % patients.length]!.book(serviceId, posts.length).catch(() => null));
+      posts.push(book(patients[posts.length % patients.length]!, serviceId, posts.length).catch(() => null));
     await sleep(5);
   }
   const ids = await Promise.all(posts);
@@ -176,7 +105,7 @@ async function main(): Promise<void> {
     );
     const serviceId = rows[0]!.id;
     const owner = patients[0]!;
-    const bookingId = await owner.book(serviceId, 0);
+    const bookingId = await book(owner, serviceId, 0);
     if (!bookingId) throw new Error('the booking to measure was refused');
     for (let waited = 0; ; waited += 100) {
       const done = await pool.query("SELECT 1 FROM booking.bookings WHERE id = $1 AND status <> 'PENDING'", [
@@ -188,13 +117,16 @@ async function main(): Promise<void> {
     }
     const statusUrl = `${base}/api/bookings/${bookingId}/status`;
     progress('warming up');
-    await requestsPerSec(statusUrl, { cookie: owner.cookieHeader });
+    await requestsPerSec(statusUrl, { headers: { cookie: owner.cookieHeader }, seconds: SECONDS });
 
     const rounds: { status: number; ceiling: number; postErrors: number }[] = [];
     for (let i = 1; i <= ROUNDS; i++) {
       const postErrors = BOOKING_RATE > 0 ? await postBookings(patients, serviceId, BOOKING_RATE) : 0;
-      const status = await requestsPerSec(statusUrl, { cookie: owner.cookieHeader });
-      const top = await ceiling(environment.databaseUrl, bookingId);
+      const status = await requestsPerSec(statusUrl, {
+        headers: { cookie: owner.cookieHeader },
+        seconds: SECONDS,
+      });
+      const top = await expressCeiling(environment.databaseUrl, bookingId, SECONDS);
       rounds.push({ status: round(status), ceiling: round(top), postErrors });
       progress(
         `round ${i}: status ${round(status)} req/s, ceiling ${round(top)} req/s (${round((status / top) * 100)} %), web VmHWM ${peakRssMb(webPid)} MB${BOOKING_RATE > 0 ? `, ${postErrors} POSTs refused` : ''}`,

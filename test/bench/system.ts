@@ -11,12 +11,9 @@
 //   written per booking (pg_stat_database), CPU per process; the status endpoint's req/s at 32 in
 //   flight against the ceiling; each process's peak RSS.
 // Figures only: nothing here passes or fails a test. Run it with nothing else running.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { createInterface } from 'node:readline';
-import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { busMetricsKey, parseBusMetrics } from '../../lib/bus/bus-metrics.js';
@@ -24,6 +21,7 @@ import { upsertAdmin } from '../../lib/identity/user-service.js';
 import { createDb } from '../../lib/db/database.js';
 import { migrateToLatest } from '../../lib/db/migrate.js';
 import { SagaSystem, workerNames } from '../support/system.js';
+import { ApiClient, benchBooking, expressCeiling, processFigures, requestsPerSec } from './bench-support.js';
 import { createTestEnvironment } from '../support/test-env.js';
 
 const json = process.argv.includes('--json');
@@ -40,7 +38,6 @@ const option = (name: string) =>
 const RATES = option('rates')?.split(',').map(Number) ?? [25, 50, 100, 150, 200, 300, 400, 600];
 const oneInstanceOnly = process.argv.includes('--one');
 const PATIENTS = 40;
-const CLK_TCK = 100;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const progress = (line: string) => {
@@ -49,62 +46,6 @@ const progress = (line: string) => {
 const quantile = (sorted: number[], q: number) =>
   sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 const round = (value: number, digits = 0) => Number(value.toFixed(digits));
-
-/** A patient of the API: keeps its cookies and CSRF token as a browser would. */
-class ApiClient {
-  private readonly cookies = new Map<string, string>();
-  private token = '';
-  constructor(private readonly base: string) {}
-
-  get cookieHeader(): string {
-    return [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
-  }
-
-  async request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-    const res = await fetch(this.base + path, {
-      method,
-      redirect: 'manual',
-      headers: {
-        'content-type': 'application/json',
-        cookie: this.cookieHeader,
-        'x-csrf-token': this.token,
-        ...headers,
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    for (const line of res.headers.getSetCookie()) {
-      const [pair = ''] = line.split(';');
-      const eq = pair.indexOf('=');
-      this.cookies.set(pair.slice(0, eq).trim(), pair.slice(eq + 1));
-    }
-    return res;
-  }
-
-  async refreshToken(): Promise<void> {
-    const res = await this.request('GET', '/api/csrf-token');
-    this.token = ((await res.json()) as { token: string }).token;
-  }
-
-  async enter(path: string, body: unknown): Promise<void> {
-    await this.refreshToken();
-    const res = await this.request('POST', path, body);
-    if (res.status >= 300) throw new Error(`${path} answered ${res.status}: ${await res.text()}`);
-    await this.refreshToken();
-  }
-}
-
-/** CPU seconds (user + system) of a process so far, and its peak resident memory in MB. */
-function processFigures(pid: number): { cpuSeconds: number; peakRssMb: number } {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-    const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return { cpuSeconds, peakRssMb: hwm ? Number(hwm[1]) / 1024 : 0 };
-  } catch {
-    return { cpuSeconds: 0, peakRssMb: 0 };
-  }
-}
 
 async function pgCommitsPerSec(databaseUrl: string): Promise<number> {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 16 });
@@ -138,29 +79,6 @@ async function redisRoundTripsPerSec(redisUrl: string, inFlight: number): Promis
   );
   redis.disconnect();
   return count / 2;
-}
-
-async function requestsPerSec(url: string, headers: Record<string, string> = {}): Promise<number> {
-  const result = await autocannon({ url, connections: 32, duration: quick ? 3 : 5, headers });
-  if (result.non2xx > 0 || result.errors > 0)
-    throw new Error(`${url}: ${result.non2xx} non-2xx answers, ${result.errors} errors`);
-  return result.requests.average;
-}
-
-/** Express + one pg query, in a process of its own, as the web is. */
-async function expressCeiling(databaseUrl: string, bookingId: string): Promise<number> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/bench/ceiling-app.ts'], {
-    env: { ...process.env, DATABASE_URL: databaseUrl },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  try {
-    const port = await new Promise<string>((resolve) =>
-      createInterface({ input: child.stdout! }).once('line', resolve),
-    );
-    return await requestsPerSec(`http://127.0.0.1:${port}/one/${bookingId}`);
-  } finally {
-    child.kill('SIGTERM');
-  }
 }
 
 interface StepResult {
@@ -230,16 +148,11 @@ class Bench {
     const eligible = n % 10 < 3;
     const started = performance.now();
     try {
-      const res = await patient.request('POST', '/api/bookings', {
-        patient: {
-          name: 'Bench Patient',
-          gender: n % 2 ? 'female' : 'male',
-          dateOfBirth: '1990-01-15',
-          phone: '+91 98450 12345',
-          email: `bench-${n}@example.com`,
-        },
-        serviceIds: eligible ? this.serviceIds.dear : [this.serviceIds.cheap],
-      });
+      const res = await patient.request(
+        'POST',
+        '/api/bookings',
+        benchBooking(n, eligible ? this.serviceIds.dear : [this.serviceIds.cheap]),
+      );
       const body = (await res.json()) as { booking?: { id: string } };
       if (res.status !== 202) this.lastError = `${res.status} ${JSON.stringify(body)}`;
       return { id: res.status === 202 ? (body.booking?.id ?? null) : null, ms: performance.now() - started };
@@ -523,9 +436,14 @@ async function main(): Promise<void> {
     progress('the status endpoint and its ceiling, 32 in flight');
     const own = await bench.ownBooking();
     const statusReqPerSec = round(
-      await requestsPerSec(`${first.url}/api/bookings/${own.id}/status`, { cookie: own.cookie }),
+      await requestsPerSec(`${first.url}/api/bookings/${own.id}/status`, {
+        headers: { cookie: own.cookie },
+        seconds: quick ? 3 : 5,
+      }),
     );
-    ceilings.expressOneQueryReqPerSec = round(await expressCeiling(environment.databaseUrl, own.id));
+    ceilings.expressOneQueryReqPerSec = round(
+      await expressCeiling(environment.databaseUrl, own.id, quick ? 3 : 5),
+    );
 
     let two: Awaited<ReturnType<Bench['ladder']>> = { steps: [], maxSustained: 0 };
     if (!oneInstanceOnly) {

@@ -1,0 +1,104 @@
+// What the benchmarks share: a patient of the API with its cookies and CSRF token, req/s at 32 in
+// flight, the Express + one query ceiling in a process of its own, and a process's CPU and memory.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import autocannon from 'autocannon';
+
+const CLK_TCK = 100;
+
+/** A patient of the API: keeps its cookies and CSRF token as a browser would. */
+export class ApiClient {
+  private readonly cookies = new Map<string, string>();
+  private token = '';
+  constructor(private readonly base: string) {}
+
+  get cookieHeader(): string {
+    return [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
+  }
+
+  async request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+    const res = await fetch(this.base + path, {
+      method,
+      redirect: 'manual',
+      headers: {
+        'content-type': 'application/json',
+        cookie: this.cookieHeader,
+        'x-csrf-token': this.token,
+        ...headers,
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    for (const line of res.headers.getSetCookie()) {
+      const [pair = ''] = line.split(';');
+      const eq = pair.indexOf('=');
+      this.cookies.set(pair.slice(0, eq).trim(), pair.slice(eq + 1));
+    }
+    return res;
+  }
+
+  async refreshToken(): Promise<void> {
+    const res = await this.request('GET', '/api/csrf-token');
+    this.token = ((await res.json()) as { token: string }).token;
+  }
+
+  async enter(path: string, body: unknown): Promise<void> {
+    await this.refreshToken();
+    const res = await this.request('POST', path, body);
+    if (res.status >= 300) throw new Error(`${path} answered ${res.status}: ${await res.text()}`);
+    await this.refreshToken();
+  }
+}
+
+/** The n-th bench booking's body: alternating genders, one patient's details. */
+export function benchBooking(n: number, serviceIds: string[]) {
+  return {
+    patient: {
+      name: 'Bench Patient',
+      gender: n % 2 ? 'female' : 'male',
+      dateOfBirth: '1990-01-15',
+      phone: '+91 98450 12345',
+      email: `bench-${n}@example.com`,
+    },
+    serviceIds,
+  };
+}
+
+/** CPU seconds (user + system) of a process so far, and its peak resident memory in MB. */
+export function processFigures(pid: number): { cpuSeconds: number; peakRssMb: number } {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+    const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return { cpuSeconds, peakRssMb: hwm ? Number(hwm[1]) / 1024 : 0 };
+  } catch {
+    return { cpuSeconds: 0, peakRssMb: 0 };
+  }
+}
+
+export async function requestsPerSec(
+  url: string,
+  { headers = {}, seconds = 5 }: { headers?: Record<string, string>; seconds?: number } = {},
+): Promise<number> {
+  const result = await autocannon({ url, connections: 32, duration: seconds, headers });
+  if (result.non2xx > 0 || result.errors > 0)
+    throw new Error(`${url}: ${result.non2xx} non-2xx answers, ${result.errors} errors`);
+  return result.requests.average;
+}
+
+/** Express + one pg query, in a process of its own, as the web is. */
+export async function expressCeiling(databaseUrl: string, bookingId: string, seconds = 5): Promise<number> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/bench/ceiling-app.ts'], {
+    env: { ...process.env, DATABASE_URL: databaseUrl },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    const port = await new Promise<string>((resolve) =>
+      createInterface({ input: child.stdout! }).once('line', resolve),
+    );
+    return await requestsPerSec(`http://127.0.0.1:${port}/one/${bookingId}`, { seconds });
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
