@@ -1,11 +1,36 @@
 // What the benchmarks share: a patient of the API with its cookies and CSRF token, req/s at 32 in
 // flight, the Express + one query ceiling in a process of its own, and a process's CPU and memory.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
+import type { Db } from '../../lib/db/database.js';
+import { migrateToLatest } from '../../lib/db/migrate.js';
+import type { TestEnvironment } from '../support/test-env.js';
 
 const CLK_TCK = 100;
+
+/**
+ * The run's own database and Redis prefix for the processes it starts. The compiled build takes no
+ * development secret: the run makes one of its own.
+ */
+export function useEnvironment(environment: TestEnvironment): void {
+  process.env.DATABASE_URL = environment.databaseUrl;
+  process.env.REDIS_URL = environment.redisUrl;
+  process.env.REDIS_PREFIX = environment.redisPrefix;
+  process.env.NODE_ENV = 'test';
+  process.env.SESSION_SECRET = randomBytes(32).toString('base64url');
+}
+
+/** The schema and the demo catalogue, as `npm run dev` makes them. */
+export async function migrateAndSeed(db: Db): Promise<void> {
+  await migrateToLatest(db);
+  execFileSync(process.execPath, ['--import', 'tsx', 'server/cli/seed-demo.ts'], {
+    env: process.env,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
 
 /** A patient of the API: keeps its cookies and CSRF token as a browser would. */
 export class ApiClient {

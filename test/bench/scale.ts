@@ -4,16 +4,14 @@
 // in SQL (not through the saga: months of history, many patients, their price lines, timelines, audit
 // trail and the dashboard's counters), measures each endpoint through the real web process, grows the
 // same database to <bookings> and measures again. Figures only: nothing here passes or fails.
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
 import pg from 'pg';
 import { createDb } from '../../lib/db/database.js';
-import { migrateToLatest } from '../../lib/db/migrate.js';
 import { upsertAdmin } from '../../lib/identity/user-service.js';
 import { SagaSystem } from '../support/system.js';
 import { createTestEnvironment } from '../support/test-env.js';
-import { ApiClient } from './bench-support.js';
+import { ApiClient, migrateAndSeed, useEnvironment } from './bench-support.js';
 
 const json = process.argv.includes('--json');
 const target = Number(process.argv.slice(2).find((arg) => /^\d+$/.test(arg)) ?? 1_000_000);
@@ -328,21 +326,13 @@ async function main(): Promise<void> {
     throw new Error(`the bookings to grow to must be at least ${SMALL * 2}`);
   const environment = await createTestEnvironment();
   const metricsToken = randomBytes(32).toString('base64url');
-  process.env.DATABASE_URL = environment.databaseUrl;
-  process.env.REDIS_URL = environment.redisUrl;
-  process.env.REDIS_PREFIX = environment.redisPrefix;
-  process.env.NODE_ENV = 'test';
-  process.env.SESSION_SECRET = randomBytes(32).toString('base64url');
+  useEnvironment(environment);
   const db = createDb(environment.databaseUrl, 2);
   const client = new pg.Client({ connectionString: environment.databaseUrl });
   let system: SagaSystem | null = null;
   try {
     await client.connect();
-    await migrateToLatest(db);
-    execFileSync(process.execPath, ['--import', 'tsx', 'server/cli/seed-demo.ts'], {
-      env: process.env,
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    await migrateAndSeed(db);
     progress('starting the web process');
     // Every /metrics scrape computes its figures: the cache would hide what they cost.
     system = await SagaSystem.start({

@@ -7,13 +7,19 @@
 // bench's ladder does, so the web's peak RSS (VmHWM) covers writes as well as reads.
 // Figures only: nothing here passes or fails.
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { createDb } from '../../lib/db/database.js';
-import { migrateToLatest } from '../../lib/db/migrate.js';
 import { SagaSystem } from '../support/system.js';
 import { createTestEnvironment } from '../support/test-env.js';
-import { ApiClient, benchBooking, expressCeiling, processFigures, requestsPerSec } from './bench-support.js';
+import {
+  ApiClient,
+  benchBooking,
+  expressCeiling,
+  processFigures,
+  requestsPerSec,
+  migrateAndSeed,
+  useEnvironment,
+} from './bench-support.js';
 
 const argValue = (name: string, fallback: number) => {
   const at = process.argv.indexOf(name);
@@ -60,20 +66,12 @@ async function main(): Promise<void> {
   progress('building (npm run build)');
   execFileSync('npm', ['run', '--silent', 'build'], { stdio: ['ignore', 'ignore', 'inherit'] });
   const environment = await createTestEnvironment();
-  process.env.DATABASE_URL = environment.databaseUrl;
-  process.env.REDIS_URL = environment.redisUrl;
-  process.env.REDIS_PREFIX = environment.redisPrefix;
-  process.env.NODE_ENV = 'test';
-  process.env.SESSION_SECRET = randomBytes(32).toString('base64url');
+  useEnvironment(environment);
   const db = createDb(environment.databaseUrl, 2);
   const pool = new pg.Pool({ connectionString: environment.databaseUrl, max: 2 });
   let system: SagaSystem | null = null;
   try {
-    await migrateToLatest(db);
-    execFileSync(process.execPath, ['--import', 'tsx', 'server/cli/seed-demo.ts'], {
-      env: process.env,
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    await migrateAndSeed(db);
     progress('starting the system (one process per Procfile line)');
     system = await SagaSystem.start({
       compiled: true,

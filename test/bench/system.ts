@@ -12,16 +12,22 @@
 //   flight against the ceiling; each process's peak RSS.
 // Figures only: nothing here passes or fails a test. Run it with nothing else running.
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { busMetricsKey, parseBusMetrics } from '../../lib/bus/bus-metrics.js';
 import { upsertAdmin } from '../../lib/identity/user-service.js';
 import { createDb } from '../../lib/db/database.js';
-import { migrateToLatest } from '../../lib/db/migrate.js';
 import { SagaSystem, workerNames } from '../support/system.js';
-import { ApiClient, benchBooking, expressCeiling, processFigures, requestsPerSec } from './bench-support.js';
+import {
+  ApiClient,
+  benchBooking,
+  expressCeiling,
+  processFigures,
+  requestsPerSec,
+  migrateAndSeed,
+  useEnvironment,
+} from './bench-support.js';
 import { createTestEnvironment } from '../support/test-env.js';
 
 const json = process.argv.includes('--json');
@@ -370,22 +376,13 @@ async function main(): Promise<void> {
   progress('building (npm run build)');
   execFileSync('npm', ['run', '--silent', 'build'], { stdio: ['ignore', 'ignore', 'inherit'] });
   const environment = await createTestEnvironment();
-  process.env.DATABASE_URL = environment.databaseUrl;
-  process.env.REDIS_URL = environment.redisUrl;
-  process.env.REDIS_PREFIX = environment.redisPrefix;
-  process.env.NODE_ENV = 'test';
-  // The compiled build takes no development secret: the run makes one of its own.
-  process.env.SESSION_SECRET = randomBytes(32).toString('base64url');
+  useEnvironment(environment);
   const db = createDb(environment.databaseUrl, 2);
   const pool = new pg.Pool({ connectionString: environment.databaseUrl, max: 4 });
   const redis = new Redis(environment.redisUrl);
   const systems: SagaSystem[] = [];
   try {
-    await migrateToLatest(db);
-    execFileSync(process.execPath, ['--import', 'tsx', 'server/cli/seed-demo.ts'], {
-      env: process.env,
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    await migrateAndSeed(db);
     const redisPid = Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1] ?? 0);
 
     progress('ceilings: PostgreSQL commits, Redis round trips');
