@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { Db, Trx } from '../db/database.js';
 import { runWithContext } from '../context.js';
 import {
@@ -25,19 +25,24 @@ export interface HandlerContext {
 export type Handler<T extends EventType> = (event: Event<T>, context: HandlerContext) => Promise<void>;
 
 /**
- * A handler that writes the effects of many events at once (e.g. one multi-row insert) and emits
- * nothing. Called as a plain handler it takes one event; in a read batch's transaction
- * (transactionPerBatch) it takes all the batch's new events of its types, after the other handlers.
+ * A handler whose effect on many events is one SQL statement, idempotent by event id, that emits
+ * nothing (e.g. the audit log's multi-row insert). The statement reads `fresh`, a CTE of the event ids
+ * this group has not handled before, and writes for those only. The consumer sends it with the inbox
+ * insert that fills `fresh` as ONE statement: atomic without a transaction, so a read batch costs a
+ * single round trip. Called as a plain handler (one event, in a transaction: at start-up, or in a read
+ * batch mixed with other handlers) `fresh` holds that event.
  */
-export type BatchHandler<T extends EventType> = Handler<T> & {
-  batch(events: Event<T>[], trx: Trx): Promise<void>;
+export type StatementHandler<T extends EventType> = Handler<T> & {
+  statement(events: Event<T>[]): RawBuilder<unknown>;
 };
 
-export function batched<T extends EventType>(
-  batch: (events: Event<T>[], trx: Trx) => Promise<void>,
-): BatchHandler<T> {
-  const one: Handler<T> = (event, { trx }) => batch([event], trx);
-  return Object.assign(one, { batch });
+export function inOneStatement<T extends EventType>(
+  statement: (events: Event<T>[]) => RawBuilder<unknown>,
+): StatementHandler<T> {
+  const one: Handler<T> = async (event, { trx }) => {
+    await sql`WITH fresh AS (SELECT ${event.eventId}::uuid AS event_id) ${statement([event])}`.execute(trx);
+  };
+  return Object.assign(one, { statement });
 }
 
 /**
@@ -119,8 +124,8 @@ type Delivery = {
   handler: TwoStepHandler<EventType>;
   /** Whether the handler has an outside step. */
   external: boolean;
-  /** The handler's form for many events at once, if it has one. */
-  batch?: BatchHandler<EventType>['batch'];
+  /** The handler's single statement for many events, if it has one. */
+  statement?: StatementHandler<EventType>['statement'];
   raw: unknown;
 };
 /**
@@ -558,7 +563,7 @@ export class StreamConsumer {
         handler: { outside: noOutside, inside: handler },
         external: false,
         raw: fields.event,
-        ...('batch' in handler ? { batch: (handler as BatchHandler<EventType>).batch } : {}),
+        ...('statement' in handler ? { statement: (handler as StatementHandler<EventType>).statement } : {}),
       };
     return { entry, event, handler, external: true, raw: fields.event };
   }
@@ -678,6 +683,9 @@ export class StreamConsumer {
    * Returns the deliveries whose handler ran (the others were duplicates).
    */
   private async applyOnce(deliveries: Delivery[], prepared?: unknown): Promise<Set<Delivery>> {
+    const statement = deliveries[0]?.statement;
+    if (statement && deliveries.every((delivery) => delivery.statement === statement))
+      return this.applyInOneStatement(deliveries, statement);
     const { db, group } = this.options;
     const ids = [...new Set(deliveries.map(({ event }) => event.eventId))];
     const transaction = () =>
@@ -694,7 +702,6 @@ export class StreamConsumer {
         const ran = new Set<Delivery>();
         let republished = 0;
         const outgoing: Event[] = [];
-        const batches = new Map<BatchHandler<EventType>['batch'], Event[]>();
         for (const delivery of deliveries) {
           const { event, handler } = delivery;
           // An event twice in one batch runs once.
@@ -705,10 +712,6 @@ export class StreamConsumer {
             continue;
           }
           ran.add(delivery);
-          if (delivery.batch) {
-            batches.set(delivery.batch, [...(batches.get(delivery.batch) ?? []), event]);
-            continue;
-          }
           const emit: HandlerContext['emit'] = (type, data) => {
             const next = followUp(event, type, data);
             outgoing.push(next as Event);
@@ -716,13 +719,37 @@ export class StreamConsumer {
           };
           await runWithContext(contextOf(event), () => handler.inside(event, { trx, emit }, prepared));
         }
-        for (const [batch, events] of batches) await batch(events, trx);
         await appendToOutbox(trx, outgoing, group);
         return { ran, emitted: outgoing.length + republished };
       });
     const { ran, emitted } = await this.transactions.run(transaction);
     if (emitted > 0) this.options.onEmitted?.();
     return ran;
+  }
+
+  /**
+   * The inbox rows and a statement handler's effect as one statement, no transaction around it. A
+   * duplicate needs nothing republished: such a handler emits nothing.
+   */
+  private async applyInOneStatement(
+    deliveries: Delivery[],
+    statement: StatementHandler<EventType>['statement'],
+  ): Promise<Set<Delivery>> {
+    const { db, group } = this.options;
+    // An event twice in one batch runs once.
+    const byId = new Map(deliveries.map((delivery) => [delivery.event.eventId, delivery]));
+    const events = [...byId.values()].map(({ event }) => event);
+    const { rows } = await this.transactions.run(() =>
+      sql<{ event_id: string }>`
+        WITH fresh AS (
+          INSERT INTO bus.inbox (consumer_group, event_id)
+          SELECT ${group}, unnest(${[...byId.keys()]}::uuid[])
+          ON CONFLICT DO NOTHING
+          RETURNING event_id
+        ), effect AS (${statement(events)})
+        SELECT event_id FROM fresh`.execute(db),
+    );
+    return new Set(rows.flatMap((row) => byId.get(row.event_id) ?? []));
   }
 
   /**

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { sql } from 'kysely';
-import { batched } from '../../../lib/bus/consumer.js';
+import { inOneStatement } from '../../../lib/bus/consumer.js';
 import { listDeadLetters } from '../../../lib/bus/dead-letters.js';
 import { BusTestBed, configEvents, effectHandler, recordEffect } from '../../support/bus-harness.js';
 import { waitFor } from '../../support/wait.js';
@@ -49,11 +49,16 @@ describe('bus consumer: one transaction per read batch (transactionPerBatch)', f
     expect(await transactions(events[0]!.correlationId)).to.equal(1);
   });
 
-  it('gives a batched handler the new events of a read in one call, a duplicate left out', async () => {
+  it("sends a statement handler's effect on a read with its inbox rows as one statement, a duplicate left out", async () => {
     const prefix = bed.newPrefix();
-    const group = 'batched-handler';
+    const group = 'statement-handler';
     const events = configEvents(12);
     const calls: number[] = [];
+    // One handled before: its inbox row exists, so the statement must leave it out.
+    const handledBefore = events[5]!;
+    await sql`INSERT INTO bus.inbox (consumer_group, event_id) VALUES (${group}, ${handledBefore.eventId})`.execute(
+      bed.db,
+    );
     await bed.publish(prefix, 'config', ...events, events[3]!);
 
     await bed.consumer({
@@ -61,25 +66,34 @@ describe('bus consumer: one transaction per read batch (transactionPerBatch)', f
       group,
       transactionPerBatch: true,
       handlers: {
-        ConfigChanged: batched(async (batch, trx) => {
+        ConfigChanged: inOneStatement((batch) => {
           calls.push(batch.length);
-          for (const event of batch) await recordEffect(trx, event, 'batched');
+          return sql`
+            INSERT INTO bus_test_effects (correlation_id, event_id, consumer)
+            SELECT ${batch[0]!.correlationId}::uuid, event_id, 'statement' FROM fresh`;
         }),
       },
     });
 
     await waitFor(
       async () =>
-        (await bed.effects(events[0]!.correlationId)).length === 12 &&
+        (await bed.effects(events[0]!.correlationId)).length === 11 &&
         (await bed.pending(prefix, 'config', group)) === 0,
       { message: 'the batch handled and acked' },
     );
+    // The duplicate within the read is given once; the one handled before reaches the SQL, not `fresh`.
     expect(calls).to.deep.equal([12]);
     const effects = await bed.effects(events[0]!.correlationId);
     expect(effects.map((effect) => effect.eventId).sort()).to.deep.equal(
-      events.map((event) => event.eventId).sort(),
+      events
+        .filter((event) => event !== handledBefore)
+        .map((event) => event.eventId)
+        .sort(),
     );
     expect(await transactions(events[0]!.correlationId)).to.equal(1);
+    const inbox = await sql<{ count: number }>`
+      SELECT count(*)::int AS count FROM bus.inbox WHERE consumer_group = ${group}`.execute(bed.db);
+    expect(inbox.rows[0]!.count).to.equal(12);
   });
 
   it('rolls a batch back when one handler fails, then handles each entry on its own', async () => {
