@@ -24,6 +24,11 @@ export interface Participant {
 
 const STREAM_RETENTION_MS = 60 * 60_000;
 const TRIM_INTERVAL_MS = 30_000;
+/**
+ * A participant publishes its own events after its commit; another process's relay takes them only
+ * when they are older than this (that process died or lost Redis before publishing).
+ */
+const DIRECT_PUBLISH_GRACE_MS = 5_000;
 
 /** Runs one saga participant as a process: its consumer group, an outbox relay, stream trimming. */
 export async function runParticipant(participant: Participant): Promise<void> {
@@ -40,6 +45,7 @@ export async function runParticipant(participant: Participant): Promise<void> {
     prefix: config.REDIS_PREFIX,
     pollMs: config.BUS_POLL_MS,
     keepInboxMs: config.BUS_INBOX_RETENTION_DAYS * 24 * 3600_000,
+    directGraceMs: DIRECT_PUBLISH_GRACE_MS,
     hooks: metrics.hooks,
   });
   const handlers = participant.handlers({ ...base, redis });
@@ -61,6 +67,7 @@ export async function runParticipant(participant: Participant): Promise<void> {
     maxTransactions: Math.max(1, config.DATABASE_POOL_SIZE - 1),
     transactionPerBatch: participant.transactionPerBatch ?? false,
     onEmitted: () => relay.kick(),
+    publish: (events) => relay.publishCommitted(events),
     hooks: metrics.hooks,
   });
   const trimmer = setInterval(() => {

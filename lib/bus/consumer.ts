@@ -111,6 +111,11 @@ export interface ConsumerOptions {
   hooks?: BusHooks;
   /** Called after a handler committed events to the outbox, to publish them at once. */
   onEmitted?: () => void;
+  /**
+   * Publishes the events a commit appended to the outbox itself, right after it (OutboxRelay's
+   * publishCommitted); onEmitted is then called only for rows set to go out again.
+   */
+  publish?: (events: readonly Event[]) => void;
 }
 
 type Entry = { stream: string; id: string; fields: string[] };
@@ -720,10 +725,12 @@ export class StreamConsumer {
           await runWithContext(contextOf(event), () => handler.inside(event, { trx, emit }, prepared));
         }
         await appendToOutbox(trx, outgoing, group);
-        return { ran, emitted: outgoing.length + republished };
+        return { ran, outgoing, republished };
       });
-    const { ran, emitted } = await this.transactions.run(transaction);
-    if (emitted > 0) this.options.onEmitted?.();
+    const { ran, outgoing, republished } = await this.transactions.run(transaction);
+    const { publish, onEmitted } = this.options;
+    if (publish) publish(outgoing);
+    if (republished > 0 || (!publish && outgoing.length > 0)) onEmitted?.();
     return ran;
   }
 

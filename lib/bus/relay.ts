@@ -6,8 +6,12 @@ import { listenOn } from '../db/listener.js';
 import { errorFields, logger } from '../logger.js';
 import { capDeadLetters } from './dead-letters.js';
 import { OUTBOX_CHANNEL, pruneInbox } from './outbox.js';
+import { streamOf, type Event } from '../events/catalogue.js';
 import { entryFields, streamKey } from './redis.js';
 import type { BusHooks } from './hooks.js';
+
+/** How long published events wait to be marked: one UPDATE covers all a busy process sends meanwhile. */
+const MARK_DELAY_MS = 200;
 
 export interface RelayOptions {
   db: Db;
@@ -20,6 +24,12 @@ export interface RelayOptions {
   keepPublishedMs?: number;
   /** Inbox rows are kept this long, far beyond any redelivery (claims happen within minutes). */
   keepInboxMs?: number;
+  /**
+   * Rows a consumer group wrote are published by its own process right after the commit
+   * (publishCommitted); a relay leaves them alone this long, then takes them as lost (that process
+   * died or lost Redis before its XADD). 0: every row is the relays' at once.
+   */
+  directGraceMs?: number;
   hooks?: BusHooks;
 }
 
@@ -30,6 +40,10 @@ export interface RelayOptions {
  * Unpublished rows are found by `published_at IS NULL`, never `id > last`, which would skip ids that
  * committed late. A relay wakes on a notification (notifyOutbox, after a producer's commit), on kick()
  * after a commit in its own process, and on a poll that covers any notification lost.
+ *
+ * A consumer's own events need no relay round trip: publishCommitted XADDs them right after its
+ * commit and marks them published in bulk a moment later. Should the process die in between, the rows
+ * are still unmarked: a relay publishes them once directGraceMs has passed, and the copies are absorbed.
  */
 export class OutboxRelay {
   private listener: pg.Client | null = null;
@@ -39,7 +53,12 @@ export class OutboxRelay {
   private again = false;
   private stopped = false;
   private lastCleanup = 0;
+  /** Event ids published by publishCommitted, to be marked by the next markPublished. */
+  private unmarked: string[] = [];
+  private markTimer: NodeJS.Timeout | null = null;
+  private readonly direct = new Set<Promise<void>>();
   private readonly pollMs: number;
+  private readonly directGraceMs: number;
   private readonly batchSize: number;
   private readonly keepPublishedMs: number;
   private readonly keepInboxMs: number;
@@ -49,6 +68,7 @@ export class OutboxRelay {
     this.batchSize = options.batchSize ?? 200;
     this.keepPublishedMs = options.keepPublishedMs ?? 24 * 3600_000;
     this.keepInboxMs = options.keepInboxMs ?? 7 * 24 * 3600_000;
+    this.directGraceMs = options.directGraceMs ?? 0;
   }
 
   async start(): Promise<void> {
@@ -80,9 +100,59 @@ export class OutboxRelay {
     if (this.timer) clearInterval(this.timer);
     if (this.relistenTimer) clearTimeout(this.relistenTimer);
     await this.draining;
+    await Promise.allSettled([...this.direct]);
+    if (this.markTimer) clearTimeout(this.markTimer);
+    await this.markPublished();
     const listener = this.listener;
     this.listener = null;
     await listener?.end().catch(() => {});
+  }
+
+  /**
+   * Publishes events its process has just committed to the outbox (never before the commit: an event
+   * must not go out for a transaction that rolled back). Never rejects: what fails here stays in the
+   * outbox for a relay, after directGraceMs.
+   */
+  publishCommitted(events: readonly Event[]): void {
+    if (events.length === 0) return;
+    const { redis, prefix, hooks } = this.options;
+    const pipeline = redis.pipeline();
+    for (const event of events)
+      pipeline.xadd(streamKey(prefix, streamOf(event.type)), '*', ...entryFields(event));
+    const work = pipeline
+      .exec()
+      .then((results) => {
+        const failed = (results ?? []).find(([error]) => error);
+        if (failed) throw failed[0];
+        const oldest = Math.min(...events.map((event) => Date.parse(event.occurredAt)));
+        hooks?.published?.({ count: events.length, lagMs: Date.now() - oldest });
+        this.unmarked.push(...events.map((event) => event.eventId));
+        this.markTimer ??= setTimeout(() => void this.markPublished(), MARK_DELAY_MS);
+      })
+      .catch((error) => {
+        logger.warn('publishing after commit failed; a relay will', errorFields(error));
+      })
+      .finally(() => this.direct.delete(work));
+    this.direct.add(work);
+  }
+
+  /** One UPDATE for the events published since the last: the relays' fallback no longer takes them. */
+  private async markPublished(): Promise<void> {
+    this.markTimer = null;
+    const ids = this.unmarked;
+    if (ids.length === 0) return;
+    this.unmarked = [];
+    try {
+      await this.options.db
+        .updateTable('bus.outbox')
+        .set({ published_at: sql<Date>`now()` })
+        .where('event_id', '=', sql<string>`ANY(${ids}::uuid[])`)
+        .where('published_at', 'is', null)
+        .execute();
+    } catch (error) {
+      // Unmarked rows are published again by a relay after the grace: copies, which consumers absorb.
+      logger.warn('marking published events failed; a relay will publish them again', errorFields(error));
+    }
   }
 
   /**
@@ -101,6 +171,18 @@ export class OutboxRelay {
             .selectFrom('bus.outbox')
             .select('id')
             .where('published_at', 'is', null)
+            .$if(this.directGraceMs > 0, (query) =>
+              query.where((eb) =>
+                eb.or([
+                  eb('producer', 'is', null),
+                  eb(
+                    'created_at',
+                    '<',
+                    sql<Date>`now() - make_interval(secs => ${this.directGraceMs / 1000})`,
+                  ),
+                ]),
+              ),
+            )
             .orderBy('id')
             .limit(this.batchSize)
             .forUpdate()

@@ -140,4 +140,50 @@ describe('bus outbox relay', function () {
     expect(batches[0]).to.be.above(0);
     expect(batches[1]).to.be.above(0);
   });
+
+  it('has a consumer publish what it emits right after its commit, and mark it, without the relays', async () => {
+    const prefix = bed.newPrefix();
+    const events = configEvents(10);
+    // No poll within the test and no kick: only publishCommitted can send the emitted events.
+    const relay = await bed.relay({ prefix, pollMs: 60_000, directGraceMs: 60_000 });
+    const emitted: Event[] = [];
+    await bed.consumer({
+      prefix,
+      group: 'direct-publisher',
+      publish: (batch) => relay.publishCommitted(batch),
+      handlers: {
+        ConfigChanged: async (_event, { emit }) => {
+          emitted.push(emit('DiscountQuotaReleased', { day: '2026-12-01' }));
+        },
+      },
+    });
+    await bed.publish(prefix, 'config', ...events);
+
+    await waitFor(async () => emitted.length === 10 && (await allPublished(emitted)), {
+      message: 'the emitted events marked published',
+    });
+    const entries = await bed.redis.xrange(bed.key(prefix, 'quota'), '-', '+');
+    const ids = entries.map(([, fields]) => (JSON.parse(fields[3]!) as Event).eventId);
+    expect(ids.sort()).to.deep.equal(emitted.map((event) => event.eventId).sort());
+  });
+
+  it("leaves a consumer's rows to its own process for the grace, then publishes them as lost", async () => {
+    const prefix = bed.newPrefix();
+    const relay = await bed.relay({ prefix, pollMs: 60_000, directGraceMs: 3_000 });
+    const [lost] = configEvents(1);
+    const [fromWeb] = configEvents(1);
+    // A consumer's commit whose process died before its own XADD, and a row of a producer without one.
+    await appendToOutbox(bed.db, [lost!], 'pricing');
+    await appendToOutbox(bed.db, [fromWeb!]);
+
+    expect(await relay.publishBatch()).to.equal(1);
+    expect([...(await published(prefix)).keys()]).to.deep.equal([fromWeb!.eventId]);
+    await waitFor(async () => (await relay.publishBatch()) === 1, {
+      message: 'the lost row published after the grace',
+    });
+    expect(Object.fromEntries(await published(prefix))).to.deep.equal({
+      [fromWeb!.eventId]: 1,
+      [lost!.eventId]: 1,
+    });
+  });
 });
