@@ -112,8 +112,15 @@ export async function requestsPerSec(
   return result.requests.average;
 }
 
-/** Express + one pg query, in a process of its own, as the web is. */
-export async function expressCeiling(databaseUrl: string, bookingId: string, seconds = 5): Promise<number> {
+export interface Ceilings {
+  /** Express + one pg query. */
+  oneQuery: number;
+  /** The same behind express-session in Redis (connect-redis) and passport's session, logged in. */
+  withSessions: number;
+}
+
+/** The status endpoint's ceilings (test/bench/ceiling-app.ts), in a process of their own as the web is. */
+export async function expressCeiling(databaseUrl: string, bookingId: string, seconds = 5): Promise<Ceilings> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'test/bench/ceiling-app.ts'], {
     env: { ...process.env, DATABASE_URL: databaseUrl },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -122,7 +129,18 @@ export async function expressCeiling(databaseUrl: string, bookingId: string, sec
     const port = await new Promise<string>((resolve) =>
       createInterface({ input: child.stdout! }).once('line', resolve),
     );
-    return await requestsPerSec(`http://127.0.0.1:${port}/one/${bookingId}`, { seconds });
+    const base = `http://127.0.0.1:${port}`;
+    const oneQuery = await requestsPerSec(`${base}/one/${bookingId}`, { seconds });
+    const login = await fetch(`${base}/login`, { method: 'POST' });
+    const cookie = login.headers
+      .getSetCookie()
+      .map((line) => line.split(';')[0])
+      .join('; ');
+    const withSessions = await requestsPerSec(`${base}/session/${bookingId}`, {
+      headers: { cookie },
+      seconds,
+    });
+    return { oneQuery, withSessions };
   } finally {
     child.kill('SIGTERM');
   }

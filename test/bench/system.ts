@@ -391,6 +391,7 @@ async function main(): Promise<void> {
       redisRoundTripsPerSec1: round(await redisRoundTripsPerSec(environment.redisUrl, 1)),
       redisRoundTripsPerSec16: round(await redisRoundTripsPerSec(environment.redisUrl, 16)),
       expressOneQueryReqPerSec: 0,
+      expressSessionsOneQueryReqPerSec: 0,
     };
 
     const env = {
@@ -438,9 +439,9 @@ async function main(): Promise<void> {
         seconds: quick ? 3 : 5,
       }),
     );
-    ceilings.expressOneQueryReqPerSec = round(
-      await expressCeiling(environment.databaseUrl, own.id, quick ? 3 : 5),
-    );
+    const express = await expressCeiling(environment.databaseUrl, own.id, quick ? 3 : 5);
+    ceilings.expressOneQueryReqPerSec = round(express.oneQuery);
+    ceilings.expressSessionsOneQueryReqPerSec = round(express.withSessions);
 
     let two: Awaited<ReturnType<Bench['ladder']>> = { steps: [], maxSustained: 0 };
     if (!oneInstanceOnly) {
@@ -459,6 +460,11 @@ async function main(): Promise<void> {
 
     const maxSustained = Math.max(one.maxSustained, two.maxSustained);
     const statusRatio = round(statusReqPerSec / ceilings.expressOneQueryReqPerSec, 2);
+    // The session stack alone (express-session in Redis, passport) leaves the endpoint at most this much.
+    const sessionStackRatio = round(
+      ceilings.expressSessionsOneQueryReqPerSec / ceilings.expressOneQueryReqPerSec,
+      2,
+    );
     const sustainedSteps = [...one.steps, ...two.steps].filter((s) => s.sustained);
     // Commits per booking fall as load rises (a read batch commits together): taken at the top step.
     const top = sustainedSteps.toSorted((a, b) => a.rate - b.rate || a.instances - b.instances).at(-1);
@@ -497,7 +503,11 @@ async function main(): Promise<void> {
       },
       {
         target: 'status endpoint ≥ 85 % of Express + one query',
-        measured: `${round(statusRatio * 100)} %`,
+        measured:
+          `${round(statusRatio * 100)} %` +
+          (sessionStackRatio < 0.85
+            ? `; the session stack alone, with the same one query, reaches ${round(sessionStackRatio * 100)} %`
+            : ''),
         met: statusRatio >= 0.85,
       },
       {
@@ -514,7 +524,7 @@ async function main(): Promise<void> {
       maxSustained: { oneInstance: one.maxSustained, twoInstances: two.maxSustained },
       cpuLimit: { cores, cpuMsPerBooking, bookingsPerSec: cpuLimitPerSec, coresAt100PerSec: overheadCores },
       overhead,
-      status: { reqPerSec: statusReqPerSec, ratioToCeiling: statusRatio },
+      status: { reqPerSec: statusReqPerSec, ratioToCeiling: statusRatio, sessionStackRatio },
       peakRssMb,
       targets,
     };
@@ -528,6 +538,9 @@ async function main(): Promise<void> {
         `  Redis round trips/s, 1 client / 16 in flight  ${ceilings.redisRoundTripsPerSec1} / ${ceilings.redisRoundTripsPerSec16}`,
       );
       out(`  Express + one pg query req/s, 32 in flight  ${ceilings.expressOneQueryReqPerSec}`);
+      out(
+        `  the same behind express-session (Redis) + passport, logged in  ${ceilings.expressSessionsOneQueryReqPerSec}`,
+      );
       out('\nOpen-loop steps (30 % discount-eligible)');
       out(table([...one.steps, ...two.steps, overhead]));
       out('\nCPU % per process, last sustained step of each kind');
@@ -549,7 +562,8 @@ async function main(): Promise<void> {
         );
       }
       out(
-        `\nStatus endpoint: ${statusReqPerSec} req/s at 32 in flight (${round(statusRatio * 100)} % of the ceiling)`,
+        `\nStatus endpoint: ${statusReqPerSec} req/s at 32 in flight (${round(statusRatio * 100)} % of the ceiling; ` +
+          `${round((statusReqPerSec / ceilings.expressSessionsOneQueryReqPerSec) * 100)} % of the same behind the session stack)`,
       );
       out(
         `Peak RSS MB: ${Object.entries(peakRssMb)
