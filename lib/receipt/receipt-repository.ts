@@ -2,54 +2,47 @@ import { sql } from 'kysely';
 import { istDate } from '../clock.js';
 import type { Db, Trx } from '../db/database.js';
 import type { ReceiptRecord } from './receipt.js';
-import { financialYear, formatReceiptNumber } from './receipt-number.js';
+import { financialYear, receiptNumberPrefix, SEQUENCE_DIGITS } from './receipt-number.js';
 
 /**
- * Issues the booking's receipt in the caller's (confirming) transaction, once: the year's counter row
- * is incremented under its row lock, so numbers follow each other without gaps and a rollback gives
- * its number back. The caller holds the booking's row lock, so a booking never gets two.
+ * Issues the booking's receipt in the caller's (confirming) transaction, once, in one statement: the
+ * year's counter row is incremented under its row lock, so numbers follow each other without gaps and
+ * a rollback gives its number back. A booking that has its receipt gets it back and takes no number.
  */
 export async function issueReceipt(
   trx: Trx,
   receipt: { bookingId: string; amountPaise: number; paymentReference: string; at: Date },
 ): Promise<string> {
-  const existing = await trx
-    .selectFrom('booking.receipts')
-    .select('number')
-    .where('booking_id', '=', receipt.bookingId)
-    .executeTakeFirst();
-  if (existing) return existing.number;
   const issuedOn = istDate(receipt.at);
   const year = financialYear(issuedOn);
-  const { last_number: sequence } = await trx
-    .insertInto('booking.receipt_counters')
-    .values({ financial_year: year, last_number: 1 })
-    .onConflict((conflict) =>
-      conflict
-        .column('financial_year')
-        .doUpdateSet({ last_number: sql<number>`booking.receipt_counters.last_number + 1` }),
+  // The select list of INSERT ... SELECT gives its parameters no type: each is cast to its column's.
+  const { rows } = await sql<{ number: string }>`
+    WITH existing AS (
+      SELECT number FROM booking.receipts WHERE booking_id = ${receipt.bookingId}
+    ), counter AS (
+      INSERT INTO booking.receipt_counters AS c (financial_year, last_number)
+      SELECT ${year}::text, 1 WHERE NOT EXISTS (SELECT FROM existing)
+      ON CONFLICT (financial_year) DO UPDATE SET last_number = c.last_number + 1
+      RETURNING last_number
+    ), issued AS (
+      INSERT INTO booking.receipts
+        (booking_id, number, financial_year, sequence, issued_at, issued_on, amount_paise, payment_reference)
+      SELECT ${receipt.bookingId}::uuid, ${numberOf(year)}, ${year}::text, last_number,
+        ${receipt.at}::timestamptz, ${issuedOn}::date, ${receipt.amountPaise}::integer,
+        ${receipt.paymentReference}::text
+      FROM counter
+      RETURNING number
     )
-    .returning('last_number')
-    .executeTakeFirstOrThrow();
-  const number = formatReceiptNumber(year, sequence);
-  await trx
-    .insertInto('booking.receipts')
-    .values({
-      booking_id: receipt.bookingId,
-      number,
-      financial_year: year,
-      sequence,
-      issued_at: receipt.at,
-      issued_on: issuedOn,
-      amount_paise: receipt.amountPaise,
-      payment_reference: receipt.paymentReference,
-      refunded_paise: null,
-      refund_reference: null,
-      refunded_at: null,
-    })
-    .execute();
-  return number;
+    SELECT number FROM issued UNION ALL SELECT number FROM existing`.execute(trx);
+  const [issued] = rows;
+  if (!issued) throw new Error(`no receipt issued for booking ${receipt.bookingId}`);
+  return issued.number;
 }
+
+/** formatReceiptNumber in SQL, of the sequence the counter returned (`last_number`). */
+const numberOf = (year: string) =>
+  sql<string>`${receiptNumberPrefix(year)}::text
+    || lpad(last_number::text, greatest(${sql.lit(SEQUENCE_DIGITS)}, length(last_number::text)), '0')`;
 
 /** Notes a refund on the receipt (a booking without a receipt was never confirmed: nothing to note). */
 export async function recordRefund(

@@ -3,6 +3,8 @@ import { bookingHandlers } from '../../lib/booking/booking-handlers.js';
 import type { Handler, Handlers } from '../../lib/bus/consumer.js';
 import { manualClock } from '../../lib/clock.js';
 import { createDb, type Db } from '../../lib/db/database.js';
+import { formatReceiptNumber } from '../../lib/receipt/receipt-number.js';
+import { issueReceipt } from '../../lib/receipt/receipt-repository.js';
 import { createService } from '../support/factories.js';
 import { handle, sagaEvent } from '../support/handlers.js';
 import { confirmedBooking, paymentCompleted, pricedBooking } from '../support/confirmed-booking.js';
@@ -64,6 +66,25 @@ describe('receipt numbers', function () {
     expect(rows[0]?.payment_reference).to.equal(booking.gatewayReference);
   });
 
+  it('issued again for a booking that has one, returns its receipt and takes no number', async () => {
+    const at = new Date('2037-06-01T06:00:00Z');
+    const handlers = bookingHandlers({ afterMs: 60_000, limit: 1 }, { clock: manualClock(at.toISOString()) });
+    const first = await confirmedBooking(db, handlers, { services: [service] });
+    const again = await db
+      .transaction()
+      .execute((trx) =>
+        issueReceipt(trx, { bookingId: first.id, amountPaise: 1, paymentReference: 'pay_other', at }),
+      );
+    expect(again).to.equal('BOS/2037-38/000001');
+    expect(await receiptOf(first.id)).to.include({
+      amount_paise: 75_000,
+      payment_reference: first.gatewayReference,
+    });
+
+    const next = await confirmedBooking(db, handlers, { services: [service] });
+    expect((await receiptOf(next.id))?.number).to.equal('BOS/2037-38/000002');
+  });
+
   it('leaves no gap when a confirming transaction rolls back', async () => {
     const clock = manualClock('2033-07-01T06:00:00Z');
     const handlers = bookingHandlers({ afterMs: 60_000, limit: 1 }, { clock });
@@ -101,6 +122,25 @@ describe('receipt numbers', function () {
     expect(await receiptOf(march.id)).to.include({ number: 'BOS/2034-35/000001', issued_on: '2035-03-31' });
     expect(await receiptOf(april.id)).to.include({ number: 'BOS/2035-36/000001', issued_on: '2035-04-01' });
     expect((await receiptOf(secondApril.id))?.number).to.equal('BOS/2035-36/000002');
+  });
+
+  it('writes every digit of a sequence past 999999, as formatReceiptNumber does', async () => {
+    await db
+      .insertInto('booking.receipt_counters')
+      .values({ financial_year: '2038-39', last_number: 999_998 })
+      .execute();
+    const handlers = bookingHandlers(
+      { afterMs: 60_000, limit: 1 },
+      { clock: manualClock('2038-09-01T06:00:00Z') },
+    );
+    const last = await confirmedBooking(db, handlers, { services: [service] });
+    const past = await confirmedBooking(db, handlers, { services: [service] });
+
+    expect(await receiptOf(last.id)).to.include({ number: 'BOS/2038-39/999999', sequence: 999_999 });
+    expect(await receiptOf(past.id)).to.include({
+      number: formatReceiptNumber('2038-39', 1_000_000),
+      sequence: 1_000_000,
+    });
   });
 
   it('gives no receipt to a booking that failed', async () => {
