@@ -90,21 +90,22 @@ export function paymentHandlers(options: {
     },
     async (event, { trx, emit }, answer) => {
       const bookingId = event.bookingId as string;
-      const payment = await lockPayment(trx, bookingId, 'PENDING');
-      // Settled meanwhile (a compensation voided or refunded it), or before: nothing more to record.
-      if (!answer || payment.status !== 'PENDING') return;
+      // Settled before: the gateway was not called.
+      if (!answer) return;
       const { amountPaise, reference } = answer;
       if (answer.status === 'succeeded') {
-        await settle(trx, bookingId, {
-          status: 'COMPLETED',
+        const outcome = {
+          status: 'COMPLETED' as const,
           amount_paise: amountPaise,
           gateway_reference: reference,
-        });
+        };
+        if (!(await settleCharge(trx, bookingId, outcome))) return;
         emit('PaymentCompleted', { amountPaise, gatewayReference: reference });
         logger.info('payment completed', { amountPaise });
       } else if (answer.status === 'declined') {
         const reason = answer.declineReason ?? 'declined';
-        await settle(trx, bookingId, { status: 'FAILED', amount_paise: amountPaise, failure_reason: reason });
+        const outcome = { status: 'FAILED' as const, amount_paise: amountPaise, failure_reason: reason };
+        if (!(await settleCharge(trx, bookingId, outcome))) return;
         emit('PaymentFailed', { amountPaise, reason });
         logger.info('payment failed', { amountPaise, reason });
       }
@@ -193,13 +194,31 @@ export function paymentHandlers(options: {
   };
 }
 
-async function settle(
-  trx: Trx,
-  bookingId: string,
-  change: Partial<Pick<PaymentsTable, 'amount_paise' | 'gateway_reference' | 'failure_reason'>> & {
-    status: PaymentsTable['status'];
-  },
-): Promise<void> {
+type Settlement = Partial<Pick<PaymentsTable, 'amount_paise' | 'gateway_reference' | 'failure_reason'>> & {
+  status: PaymentsTable['status'];
+};
+
+/**
+ * Records a charge's outcome on its payment if still `PENDING` (inserted with it if absent), in one
+ * statement under the row lock: false when it was settled meanwhile (a compensation voided or refunded
+ * it) or before, which leaves it as it is.
+ */
+async function settleCharge(trx: Trx, bookingId: string, outcome: Settlement): Promise<boolean> {
+  const settled = await trx
+    .insertInto('payment.payments')
+    .values({ ...newPayment(bookingId, outcome.status), ...outcome })
+    .onConflict((conflict) =>
+      conflict
+        .column('booking_id')
+        .doUpdateSet({ ...outcome, updated_at: sql<Date>`now()` })
+        .where('payment.payments.status', '=', 'PENDING'),
+    )
+    .returning('booking_id')
+    .executeTakeFirst();
+  return settled !== undefined;
+}
+
+async function settle(trx: Trx, bookingId: string, change: Settlement): Promise<void> {
   await trx
     .updateTable('payment.payments')
     .set({ ...change, updated_at: sql<Date>`now()` })

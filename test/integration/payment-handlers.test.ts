@@ -152,6 +152,26 @@ describe('payment participant', () => {
     expect(completed?.data).to.include({ gatewayReference: rows[0]?.reference });
   });
 
+  it('records the outcome of a charge whose payment row is gone by the commit', async () => {
+    const bookingId = randomUUID();
+    const charge = succeed.DiscountQuotaReserved as TwoStepHandler<'DiscountQuotaReserved'>;
+    const rowGone = {
+      ...succeed,
+      DiscountQuotaReserved: twoStep<'DiscountQuotaReserved', unknown>(async (e, pool) => {
+        const answer = await charge.outside(e, pool);
+        await pool.deleteFrom('payment.payments').where('booking_id', '=', bookingId).execute();
+        return answer;
+      }, charge.inside),
+    };
+    const [completed] = await handle(db, rowGone, reserved(bookingId));
+    expect(completed?.type).to.equal('PaymentCompleted');
+    expect(await payment(bookingId)).to.include({
+      status: 'COMPLETED',
+      amount_paise: pricing.finalPaise,
+      gateway_reference: (await charges(bookingId))[0]?.reference,
+    });
+  });
+
   it('uses the mode an admin switched to, over the environment default', async () => {
     const settings = await db.selectFrom('payment.settings').selectAll().executeTakeFirstOrThrow();
     const configChanged = sagaEvent(
