@@ -3,10 +3,10 @@ import type { Event } from '../events/catalogue.js';
 import { istDate } from '../clock.js';
 import { receiptDocument, type Clinic } from '../receipt/receipt.js';
 import { renderReceiptPdf } from '../receipt/receipt-pdf.js';
-import { findReceipt } from '../receipt/receipt-repository.js';
+import { findBookingReceipt } from '../receipt/receipt-repository.js';
 import { composeCancellation, composeConfirmation, composeReschedule } from './confirmation-message.js';
 import type { MailMessage } from './mailer.js';
-import { findVisit } from './visit.js';
+import { findVisit, visitOf } from './visit.js';
 
 export interface MessageOptions {
   clinic: Clinic;
@@ -16,7 +16,7 @@ export interface MessageOptions {
 
 /**
  * The confirmation email of a booking, from what the booking participant committed with
- * BookingConfirmed (its receipt and visit), read but never written here.
+ * BookingConfirmed (its receipt and visit, in one read), never written here.
  */
 export async function confirmationFor(
   db: Db | Trx,
@@ -24,15 +24,15 @@ export async function confirmationFor(
   options: MessageOptions,
 ): Promise<MailMessage> {
   const bookingId = event.bookingId as string;
-  const record = await findReceipt(db, bookingId);
-  const document = record ? receiptDocument(record, options.clinic) : null;
+  const booking = await findBookingReceipt(db, bookingId);
+  const document = booking?.receipt ? receiptDocument(booking.receipt, options.clinic) : null;
   return composeConfirmation({
     bookingId,
     reference: event.data.reference,
     patient: event.data.patient,
     amountPaise: event.data.finalPaise,
     receipt: document ? { document, pdf: await renderReceiptPdf(document) } : null,
-    visit: (await findVisit(db, bookingId)) ?? { walkInDay: istDate(new Date(event.occurredAt)) },
+    visit: booking ? visitOf(booking) : { walkInDay: istDate(new Date(event.occurredAt)) },
     clinic: options.clinic,
     from: options.from,
     sequence: 0,

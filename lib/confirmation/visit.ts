@@ -10,10 +10,15 @@ export async function findVisit(db: Db | Trx, bookingId: string): Promise<Visit 
     .where('id', '=', bookingId)
     .executeTakeFirst();
   if (!booking) return null;
-  if (booking.slot_start && booking.slot_end) {
-    const appointment = { start: booking.slot_start.toISOString(), end: booking.slot_end.toISOString() };
+  return visitOf({ createdAt: booking.created_at, slotStart: booking.slot_start, slotEnd: booking.slot_end });
+}
+
+/** The visit of a booking made at `createdAt` for the slot it holds, if any. */
+export function visitOf(booking: { createdAt: Date; slotStart: Date | null; slotEnd: Date | null }): Visit {
+  if (booking.slotStart && booking.slotEnd) {
+    const appointment = { start: booking.slotStart.toISOString(), end: booking.slotEnd.toISOString() };
     return { appointment };
   }
   // A booking without an appointment is a walk-in on the IST day it was made.
-  return { walkInDay: istDate(booking.created_at) };
+  return { walkInDay: istDate(booking.createdAt) };
 }

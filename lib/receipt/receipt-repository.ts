@@ -1,6 +1,8 @@
-import { sql } from 'kysely';
+import { sql, type ExpressionBuilder, type RawBuilder } from 'kysely';
+import { jsonObjectFrom } from 'kysely/helpers/postgres';
 import { istDate } from '../clock.js';
 import type { Db, Trx } from '../db/database.js';
+import type { Database } from '../db/schema.js';
 import type { ReceiptRecord } from './receipt.js';
 import { financialYear, receiptNumberPrefix, SEQUENCE_DIGITS } from './receipt-number.js';
 
@@ -57,59 +59,109 @@ export async function recordRefund(
     .execute();
 }
 
-/** The receipt of a booking with what it shows, or null when the booking has none (not confirmed). */
-export async function findReceipt(db: Db | Trx, bookingId: string): Promise<ReceiptRecord | null> {
-  const row = await db
-    .selectFrom('booking.receipts as r')
-    .innerJoin('booking.bookings as b', 'b.id', 'r.booking_id')
-    .select([
-      'r.booking_id',
-      'r.number',
-      'r.issued_on',
-      'r.amount_paise',
-      'r.payment_reference',
-      'r.refunded_paise',
-      'r.refund_reference',
-      'r.refunded_at',
-      'b.user_id',
-      'b.reference',
-      'b.patient_name',
-      'b.patient_phone',
-      'b.patient_email',
-      'b.base_paise',
-      'b.discount_basis_points',
-      'b.discount_paise',
-    ])
-    .where('r.booking_id', '=', bookingId)
-    .executeTakeFirst();
-  if (!row) return null;
-  const lines = await db
-    .selectFrom('booking.booking_services')
-    .select(['name', 'price_paise'])
-    .where('booking_id', '=', bookingId)
-    .orderBy('position')
-    .execute();
-  const applied = row.discount_paise ?? 0;
+/** A booking as its confirmation reads it: its receipt (null: not confirmed) and where its visit is. */
+export interface BookingReceipt {
+  receipt: ReceiptRecord | null;
+  createdAt: Date;
+  slotStart: Date | null;
+  slotEnd: Date | null;
+}
+
+/**
+ * The booking with its receipt and its services, as one JSON object (null: no such booking), for a
+ * statement to read (see toBookingReceipt).
+ */
+function bookingReceipt(eb: ExpressionBuilder<Database, never>, bookingId: string) {
+  return jsonObjectFrom(
+    eb
+      .selectFrom('booking.bookings as b')
+      .select((booking) => [
+        'b.id',
+        'b.user_id',
+        'b.reference',
+        'b.patient_name',
+        'b.patient_phone',
+        'b.patient_email',
+        'b.base_paise',
+        'b.discount_basis_points',
+        'b.discount_paise',
+        'b.created_at',
+        'b.slot_start',
+        'b.slot_end',
+        jsonObjectFrom(
+          booking
+            .selectFrom('booking.receipts as r')
+            .select([
+              'r.number',
+              'r.issued_on',
+              'r.amount_paise',
+              'r.payment_reference',
+              'r.refunded_paise',
+              'r.refund_reference',
+              'r.refunded_at',
+            ])
+            .whereRef('r.booking_id', '=', 'b.id'),
+        ).as('receipt'),
+        sql<{ name: string; price_paise: number | null }[]>`(
+          SELECT coalesce(json_agg(json_build_object('name', line.name, 'price_paise', line.price_paise)
+            ORDER BY line.position), '[]')
+          FROM booking.booking_services line WHERE line.booking_id = b.id)`.as('services'),
+      ])
+      .where('b.id', '=', bookingId),
+  );
+}
+
+type BookingReceiptJson =
+  ReturnType<typeof bookingReceipt> extends RawBuilder<infer O> ? NonNullable<O> : never;
+
+/** What bookingReceipt read, as the receipt and the visit's times (its timestamps came as JSON text). */
+function toBookingReceipt(row: BookingReceiptJson): BookingReceipt {
   return {
-    bookingId: row.booking_id,
-    userId: row.user_id,
-    number: row.number,
-    issuedOn: row.issued_on,
-    bookingReference: row.reference,
-    patient: { name: row.patient_name, phone: row.patient_phone, email: row.patient_email },
-    services: lines.map((line) => ({ name: line.name, pricePaise: line.price_paise ?? 0 })),
-    basePaise: row.base_paise ?? row.amount_paise,
-    discountBasisPoints: applied > 0 ? (row.discount_basis_points ?? 0) : 0,
+    receipt: row.receipt ? toReceiptRecord(row, row.receipt) : null,
+    createdAt: new Date(row.created_at),
+    slotStart: row.slot_start === null ? null : new Date(row.slot_start),
+    slotEnd: row.slot_end === null ? null : new Date(row.slot_end),
+  };
+}
+
+function toReceiptRecord(
+  booking: BookingReceiptJson,
+  receipt: NonNullable<BookingReceiptJson['receipt']>,
+): ReceiptRecord {
+  const applied = booking.discount_paise ?? 0;
+  return {
+    bookingId: booking.id,
+    userId: booking.user_id,
+    number: receipt.number,
+    issuedOn: receipt.issued_on,
+    bookingReference: booking.reference,
+    patient: { name: booking.patient_name, phone: booking.patient_phone, email: booking.patient_email },
+    services: booking.services.map((line) => ({ name: line.name, pricePaise: line.price_paise ?? 0 })),
+    basePaise: booking.base_paise ?? receipt.amount_paise,
+    discountBasisPoints: applied > 0 ? (booking.discount_basis_points ?? 0) : 0,
     discountPaise: applied,
-    amountPaise: row.amount_paise,
-    paymentReference: row.payment_reference,
+    amountPaise: receipt.amount_paise,
+    paymentReference: receipt.payment_reference,
     refund:
-      row.refunded_paise === null || row.refund_reference === null || row.refunded_at === null
+      receipt.refunded_paise === null || receipt.refund_reference === null || receipt.refunded_at === null
         ? null
         : {
-            amountPaise: row.refunded_paise,
-            reference: row.refund_reference,
-            refundedOn: istDate(row.refunded_at),
+            amountPaise: receipt.refunded_paise,
+            reference: receipt.refund_reference,
+            refundedOn: istDate(new Date(receipt.refunded_at)),
           },
   };
+}
+
+/** The booking with its receipt and visit, in one statement; null when there is no such booking. */
+export async function findBookingReceipt(db: Db | Trx, bookingId: string): Promise<BookingReceipt | null> {
+  const { found } = await db
+    .selectNoFrom((eb) => bookingReceipt(eb, bookingId).as('found'))
+    .executeTakeFirstOrThrow();
+  return found ? toBookingReceipt(found) : null;
+}
+
+/** The receipt of a booking with what it shows, or null when the booking has none (not confirmed). */
+export async function findReceipt(db: Db | Trx, bookingId: string): Promise<ReceiptRecord | null> {
+  return (await findBookingReceipt(db, bookingId))?.receipt ?? null;
 }
