@@ -1,7 +1,7 @@
-import { sql } from 'kysely';
+import { sql, type QueryCreator } from 'kysely';
 import type { Handler, Handlers, HandlerContext } from '../bus/consumer.js';
 import type { Db, Trx } from '../db/database.js';
-import type { Booking } from '../db/schema.js';
+import type { Booking, Database } from '../db/schema.js';
 import { createEvent, type Event } from '../events/catalogue.js';
 import { appendToOutbox, republish } from '../bus/outbox.js';
 import { systemClock, type Clock } from '../clock.js';
@@ -83,6 +83,27 @@ function updateWithSteps(trx: Trx, events: readonly Event[]) {
         .onConflict((conflict) => conflict.doNothing()),
     )
     .updateTable('booking.bookings');
+}
+
+/** The booking's lines not priced yet take their price and name from pricing, all in one UPDATE. */
+function priceLines(
+  qb: QueryCreator<Database>,
+  bookingId: string,
+  services: readonly { id: string; name: string; pricePaise: number }[],
+) {
+  const priced = sql<{ service_id: string; name: string; price_paise: number }>`unnest(
+    ${services.map((line) => line.id)}::uuid[],
+    ${services.map((line) => line.name)}::text[],
+    ${services.map((line) => line.pricePaise)}::integer[])`.as<'priced'>(
+    sql`priced (service_id, name, price_paise)`,
+  );
+  return qb
+    .updateTable('booking.booking_services as line')
+    .from(priced)
+    .set((eb) => ({ price_paise: eb.ref('priced.price_paise'), name: eb.ref('priced.name') }))
+    .where('line.booking_id', '=', bookingId)
+    .whereRef('line.service_id', '=', 'priced.service_id')
+    .where('line.price_paise', 'is', null);
 }
 
 export interface RedriveOptions {
@@ -168,29 +189,34 @@ export function bookingHandlers(
     PricingCalculated: async (event, { trx }) => {
       const booking = await lockBooking(trx, event.bookingId);
       const { pricing, services } = event.data;
+      // One statement: the lines' prices, the step on the timeline and the booking's price.
+      const priced = trx.with('lines', (qb) => priceLines(qb, booking.id, services));
+      const step = timelineRows([event]);
       // The quota decision may have come first and set the price already; the lines still need theirs.
-      if (booking.base_paise === null) {
-        await updateWithSteps(trx, [event])
-          .set({
-            base_paise: pricing.basePaise,
-            discount_basis_points: pricing.discountBasisPoints,
-            discount_eligible: pricing.discountEligible,
-            updated_at: sql<Date>`now()`,
-          })
-          .where('id', '=', booking.id)
+      if (booking.base_paise !== null) {
+        await priced
+          .insertInto('booking.timeline')
+          .values(step)
+          .onConflict((conflict) => conflict.doNothing())
           .execute();
-      } else {
-        await recordTimeline(trx, [event]);
+        return;
       }
-      for (const line of services) {
-        await trx
-          .updateTable('booking.booking_services')
-          .set({ price_paise: line.pricePaise, name: line.name })
-          .where('booking_id', '=', booking.id)
-          .where('service_id', '=', line.id)
-          .where('price_paise', 'is', null)
-          .execute();
-      }
+      await priced
+        .with('steps', (qb) =>
+          qb
+            .insertInto('booking.timeline')
+            .values(step)
+            .onConflict((conflict) => conflict.doNothing()),
+        )
+        .updateTable('booking.bookings')
+        .set({
+          base_paise: pricing.basePaise,
+          discount_basis_points: pricing.discountBasisPoints,
+          discount_eligible: pricing.discountEligible,
+          updated_at: sql<Date>`now()`,
+        })
+        .where('id', '=', booking.id)
+        .execute();
     },
     SlotReserved: async (event, context) => {
       const { data } = event;
