@@ -113,6 +113,19 @@ export interface RedriveOptions {
   limit: number;
 }
 
+/** The price the quota decision fixes, written with the saga's update (empty: nothing to write). */
+type BookingPricing = Partial<
+  Pick<
+    Booking,
+    | 'base_paise'
+    | 'discount_basis_points'
+    | 'discount_eligible'
+    | 'discount_paise'
+    | 'final_paise'
+    | 'discount_applied'
+  >
+>;
+
 /**
  * Applies a decision in the caller's transaction: the new state, and on the timeline the emitted events
  * (after `handled`, the event decided on, if any: one insert for both).
@@ -124,11 +137,13 @@ async function apply(
   emitted: Event[],
   redrive: RedriveOptions,
   handled: Event[] = [],
+  pricing: BookingPricing = {},
 ): Promise<void> {
   const finished = state.status !== 'PENDING' && booking.status === 'PENDING';
   const progressed = JSON.stringify(state) !== JSON.stringify(sagaState(booking));
   await updateWithSteps(trx, [...handled, ...emitted])
     .set({
+      ...pricing,
       status: state.status,
       compensating: state.compensating,
       quota_outcome: state.quotaOutcome,
@@ -162,11 +177,15 @@ async function runSaga(
   event: Event<SagaEventType>,
   context: HandlerContext,
   redrive: RedriveOptions,
+  pricing: BookingPricing = {},
 ): Promise<{ before: Booking; decision: Decision }> {
-  const booking = await lockBooking(context.trx, event.bookingId);
+  const locked = await lockBooking(context.trx, event.bookingId);
+  // A booking priced before keeps its price; the saga decides on the booking with the price it has.
+  const priced = locked.final_paise === null ? pricing : {};
+  const booking = { ...locked, ...priced };
   const decision = decide(sagaState(booking), event as SagaInput);
   const emitted = decision.emit.map((emission) => emitFrom(context, emission));
-  await apply(context.trx, booking, decision.state, emitted, redrive, [event as Event]);
+  await apply(context.trx, booking, decision.state, emitted, redrive, [event as Event], priced);
   return { before: booking, decision };
 }
 
@@ -185,6 +204,7 @@ export function bookingHandlers(
   { clock = systemClock }: { clock?: Clock } = {},
 ): Handlers {
   const saga = sagaHandler(redrive);
+  const quotaDecided = quotaDecisionHandler(redrive);
   return {
     PricingCalculated: async (event, { trx }) => {
       const booking = await lockBooking(trx, event.bookingId);
@@ -247,9 +267,9 @@ export function bookingHandlers(
         .execute();
       logger.info('reschedule rejected', { slotStart: event.data.slotStart });
     },
-    DiscountQuotaReserved: withFinalPricing(saga),
-    DiscountQuotaSkipped: withFinalPricing(saga),
-    DiscountQuotaRejected: withFinalPricing(saga),
+    DiscountQuotaReserved: quotaDecided,
+    DiscountQuotaSkipped: quotaDecided,
+    DiscountQuotaRejected: quotaDecided,
     DiscountQuotaReleased: async (event, context) => {
       await runSaga(event, context, redrive);
       await settleCancellation(context, event.bookingId, redrive);
@@ -380,27 +400,21 @@ async function settleCancellation(
 }
 
 /** The quota decision fixes the price the patient pays: with the discount only if a slot was reserved. */
-function withFinalPricing<
-  T extends 'DiscountQuotaReserved' | 'DiscountQuotaSkipped' | 'DiscountQuotaRejected',
->(inner: Handler<T>): Handler<T> {
+function quotaDecisionHandler(
+  redrive: RedriveOptions,
+): Handler<'DiscountQuotaReserved' | 'DiscountQuotaSkipped' | 'DiscountQuotaRejected'> {
   return async (event, context) => {
     // A rejected booking shows what it would have cost, without the discount it could not get.
     const pricing =
       event.type === 'DiscountQuotaRejected' ? withoutDiscount(event.data.pricing) : event.data.pricing;
-    await context.trx
-      .updateTable('booking.bookings')
-      .set({
-        base_paise: pricing.basePaise,
-        discount_basis_points: pricing.discountBasisPoints,
-        discount_eligible: pricing.discountEligible,
-        discount_paise: pricing.discountPaise,
-        final_paise: pricing.finalPaise,
-        discount_applied: event.type === 'DiscountQuotaReserved',
-      })
-      .where('id', '=', event.bookingId as string)
-      .where('final_paise', 'is', null)
-      .execute();
-    await inner(event, context);
+    await runSaga(event, context, redrive, {
+      base_paise: pricing.basePaise,
+      discount_basis_points: pricing.discountBasisPoints,
+      discount_eligible: pricing.discountEligible,
+      discount_paise: pricing.discountPaise,
+      final_paise: pricing.finalPaise,
+      discount_applied: event.type === 'DiscountQuotaReserved',
+    });
   };
 }
 

@@ -7,7 +7,7 @@ import { buildPatient, buildUser, createService } from '../support/factories.js'
 import { createUser } from '../../lib/identity/user-service.js';
 import { handle, sagaEvent } from '../support/handlers.js';
 
-describe('the booking participant prices the lines', () => {
+describe('the booking participant prices the booking', () => {
   let db: Db;
   const handlers = bookingHandlers({ afterMs: 60_000, limit: 1 });
 
@@ -98,5 +98,53 @@ describe('the booking participant prices the lines', () => {
 
     expect((await linesOf(bookingId)).map((line) => line.price_paise)).to.deep.equal([2_500, 2_500]);
     expect(await stepsOf(bookingId)).to.include.members(['DiscountQuotaSkipped', 'PricingCalculated']);
+  });
+
+  it('takes the price of the first quota decision: a rejection’s without the discount', async () => {
+    const { bookingId } = await booked(1);
+    const discounted = {
+      basePaise: 10_000,
+      discountEligible: true,
+      eligibility: 'amount' as const,
+      discountBasisPoints: 1_200,
+      discountPaise: 1_200,
+      finalPaise: 8_800,
+    };
+    await handle(
+      db,
+      handlers,
+      sagaEvent(
+        'DiscountQuotaRejected',
+        { pricing: discounted, day: '2026-12-01', reason: 'Quota reached.' },
+        bookingId,
+      ),
+    );
+    // A later decision (another event id) leaves the price the booking has.
+    await handle(
+      db,
+      handlers,
+      sagaEvent('DiscountQuotaReserved', { pricing: discounted, day: '2026-12-01' }, bookingId),
+    );
+
+    const booking = await db
+      .selectFrom('booking.bookings')
+      .select([
+        'status',
+        'base_paise',
+        'discount_paise',
+        'final_paise',
+        'discount_applied',
+        'discount_eligible',
+      ])
+      .where('id', '=', bookingId)
+      .executeTakeFirstOrThrow();
+    expect(booking).to.deep.equal({
+      status: 'REJECTED',
+      base_paise: 10_000,
+      discount_paise: 0,
+      final_paise: 10_000,
+      discount_applied: false,
+      discount_eligible: true,
+    });
   });
 });
