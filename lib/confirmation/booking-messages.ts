@@ -3,7 +3,7 @@ import type { Event } from '../events/catalogue.js';
 import { istDate } from '../clock.js';
 import { receiptDocument, type Clinic } from '../receipt/receipt.js';
 import { renderReceiptPdf } from '../receipt/receipt-pdf.js';
-import { findBookingReceipt } from '../receipt/receipt-repository.js';
+import type { BookingReceipt } from '../receipt/receipt-repository.js';
 import { composeCancellation, composeConfirmation, composeReschedule } from './confirmation-message.js';
 import type { MailMessage } from './mailer.js';
 import { findVisit, visitOf } from './visit.js';
@@ -16,18 +16,16 @@ export interface MessageOptions {
 
 /**
  * The confirmation email of a booking, from what the booking participant committed with
- * BookingConfirmed (its receipt and visit, in one read), never written here.
+ * BookingConfirmed (its receipt and visit; null: no such booking), read but never written here.
  */
 export async function confirmationFor(
-  db: Db | Trx,
+  booking: BookingReceipt | null,
   event: Event<'BookingConfirmed'>,
   options: MessageOptions,
 ): Promise<MailMessage> {
-  const bookingId = event.bookingId as string;
-  const booking = await findBookingReceipt(db, bookingId);
   const document = booking?.receipt ? receiptDocument(booking.receipt, options.clinic) : null;
   return composeConfirmation({
-    bookingId,
+    bookingId: event.bookingId as string,
     reference: event.data.reference,
     patient: event.data.patient,
     amountPaise: event.data.finalPaise,

@@ -3,7 +3,9 @@ import { twoStep, type Handlers } from '../bus/consumer.js';
 import { logger } from '../logger.js';
 import type { Clinic } from '../receipt/receipt.js';
 import { RetryLaterError } from '../transient-errors.js';
+import { bookingReceiptJson, toBookingReceipt } from '../receipt/receipt-repository.js';
 import { cancellationFor, confirmationFor, rescheduleFor } from './booking-messages.js';
+import { confirmationMessageId } from './confirmation-message.js';
 import type { MailChannel, Mailer } from './mailer.js';
 
 /** Longer than a send can take (the transport's timeouts add up to 20 s). */
@@ -32,17 +34,17 @@ export function confirmationHandlers({
     BookingConfirmed: twoStep<'BookingConfirmed', boolean>(
       async (event, db) => {
         const bookingId = event.bookingId as string;
-        const message = await confirmationFor(db, event, { clinic, from });
         // The intent, and a lease on it: two deliveries of one confirmation (a claim, a re-drive) never
-        // send side by side; a sender that died leaves a lease that runs out.
+        // send side by side; a sender that died leaves a lease that runs out. The statement that takes it
+        // reads what the message is made of.
         const intent = await db
           .insertInto('confirmation.confirmations')
           .values({
             booking_id: bookingId,
             channel,
-            recipient: message.to,
+            recipient: event.data.patient.email,
             status: 'sending',
-            message_id: message.messageId,
+            message_id: confirmationMessageId(bookingId),
             lease_until: sql<Date>`now() + ${SEND_LEASE_MS} * interval '1 millisecond'`,
           })
           .onConflict((conflict) =>
@@ -60,7 +62,7 @@ export function confirmationHandlers({
                 ]),
               ),
           )
-          .returning('attempts')
+          .returning(['attempts', bookingReceiptJson(bookingId).as('booking')])
           .executeTakeFirst();
         if (!intent) {
           const current = await db
@@ -73,7 +75,8 @@ export function confirmationHandlers({
         }
         if (intent.attempts > 1) logger.warn('confirmation send retried', { attempts: intent.attempts });
         try {
-          await mailer.send(message);
+          const booking = intent.booking ? toBookingReceipt(intent.booking) : null;
+          await mailer.send(await confirmationFor(booking, event, { clinic, from }));
         } catch (error) {
           // Not sent: the next attempt need not wait for the lease.
           await db

@@ -57,6 +57,9 @@ export function parseMailbox(mailbox: string): { name: string; email: string } {
 
 const template = (name: string) => path.join(projectRoot, 'views/emails', `${name}.ejs`);
 
+/** The confirmation email's Message-ID: the same for every attempt, so a mail client shows one. */
+export const confirmationMessageId = (bookingId: string) => `<confirmation-${bookingId}@clinic.example>`;
+
 /** The confirmation email: text and HTML, the calendar invite (REQUEST) and the receipt PDF. */
 export async function composeConfirmation(input: ConfirmationInput): Promise<MailMessage> {
   const when = describeVisit(input.visit);
@@ -91,7 +94,7 @@ export async function composeConfirmation(input: ConfirmationInput): Promise<Mai
     formatLongDate,
   });
   return {
-    messageId: `<confirmation-${input.bookingId}@clinic.example>`,
+    messageId: confirmationMessageId(input.bookingId),
     to: input.patient.email,
     subject: `Booking ${input.reference} confirmed`,
     text,

@@ -1,7 +1,8 @@
-import { sql } from 'kysely';
+import { expressionBuilder, sql, type RawBuilder } from 'kysely';
 import { jsonObjectFrom } from 'kysely/helpers/postgres';
 import { istDate } from '../clock.js';
 import type { Db, Trx } from '../db/database.js';
+import type { Database } from '../db/schema.js';
 import type { ReceiptRecord } from './receipt.js';
 import { financialYear, receiptNumberPrefix, SEQUENCE_DIGITS } from './receipt-number.js';
 
@@ -66,52 +67,67 @@ export interface BookingReceipt {
   slotEnd: Date | null;
 }
 
-/** The booking with its receipt (as JSON: null without one) and its services in order, in one statement. */
-function selectBookingReceipt(db: Db | Trx, bookingId: string) {
-  return db
-    .selectFrom('booking.bookings as b')
-    .select((eb) => [
-      'b.id',
-      'b.user_id',
-      'b.reference',
-      'b.patient_name',
-      'b.patient_phone',
-      'b.patient_email',
-      'b.base_paise',
-      'b.discount_basis_points',
-      'b.discount_paise',
-      'b.created_at',
-      'b.slot_start',
-      'b.slot_end',
-      jsonObjectFrom(
-        eb
-          .selectFrom('booking.receipts as r')
-          .select([
-            'r.number',
-            'r.issued_on',
-            'r.amount_paise',
-            'r.payment_reference',
-            'r.refunded_paise',
-            'r.refund_reference',
-            'r.refunded_at',
-          ])
-          .whereRef('r.booking_id', '=', 'b.id'),
-      ).as('receipt'),
-      sql<{ name: string; price_paise: number | null }[]>`(
-        SELECT coalesce(json_agg(json_build_object('name', line.name, 'price_paise', line.price_paise)
-          ORDER BY line.position), '[]')
-        FROM booking.booking_services line WHERE line.booking_id = b.id)`.as('services'),
-    ])
-    .where('b.id', '=', bookingId);
+/**
+ * The booking with its receipt (null without one) and its services in order, as one JSON object (null:
+ * no such booking): a value any statement can read beside what it does (see toBookingReceipt).
+ */
+export function bookingReceiptJson(bookingId: string) {
+  const eb = expressionBuilder<Database, never>();
+  return jsonObjectFrom(
+    eb
+      .selectFrom('booking.bookings as b')
+      .select((booking) => [
+        'b.id',
+        'b.user_id',
+        'b.reference',
+        'b.patient_name',
+        'b.patient_phone',
+        'b.patient_email',
+        'b.base_paise',
+        'b.discount_basis_points',
+        'b.discount_paise',
+        'b.created_at',
+        'b.slot_start',
+        'b.slot_end',
+        jsonObjectFrom(
+          booking
+            .selectFrom('booking.receipts as r')
+            .select([
+              'r.number',
+              'r.issued_on',
+              'r.amount_paise',
+              'r.payment_reference',
+              'r.refunded_paise',
+              'r.refund_reference',
+              'r.refunded_at',
+            ])
+            .whereRef('r.booking_id', '=', 'b.id'),
+        ).as('receipt'),
+        sql<{ name: string; price_paise: number | null }[]>`(
+          SELECT coalesce(json_agg(json_build_object('name', line.name, 'price_paise', line.price_paise)
+            ORDER BY line.position), '[]')
+          FROM booking.booking_services line WHERE line.booking_id = b.id)`.as('services'),
+      ])
+      .where('b.id', '=', bookingId),
+  );
 }
 
-type BookingReceiptRow = NonNullable<
-  Awaited<ReturnType<ReturnType<typeof selectBookingReceipt>['executeTakeFirst']>>
->;
+type BookingReceiptJson =
+  ReturnType<typeof bookingReceiptJson> extends RawBuilder<infer O> ? NonNullable<O> : never;
+
+/** What bookingReceiptJson read: the receipt and the visit's times (JSON gives timestamps as text). */
+export function toBookingReceipt(json: BookingReceiptJson): BookingReceipt {
+  return {
+    receipt: json.receipt ? toReceiptRecord(json, json.receipt) : null,
+    createdAt: new Date(json.created_at),
+    slotStart: json.slot_start === null ? null : new Date(json.slot_start),
+    slotEnd: json.slot_end === null ? null : new Date(json.slot_end),
+  };
+}
 
 function toReceiptRecord(
-  booking: BookingReceiptRow,
-  receipt: NonNullable<BookingReceiptRow['receipt']>,
+  booking: BookingReceiptJson,
+  receipt: NonNullable<BookingReceiptJson['receipt']>,
 ): ReceiptRecord {
   const applied = booking.discount_paise ?? 0;
   return {
@@ -133,25 +149,15 @@ function toReceiptRecord(
         : {
             amountPaise: receipt.refunded_paise,
             reference: receipt.refund_reference,
-            // JSON gives the refund's time as text.
             refundedOn: istDate(new Date(receipt.refunded_at)),
           },
   };
 }
 
-/** The booking with its receipt and visit, in one statement; null when there is no such booking. */
-export async function findBookingReceipt(db: Db | Trx, bookingId: string): Promise<BookingReceipt | null> {
-  const row = await selectBookingReceipt(db, bookingId).executeTakeFirst();
-  if (!row) return null;
-  return {
-    receipt: row.receipt ? toReceiptRecord(row, row.receipt) : null,
-    createdAt: row.created_at,
-    slotStart: row.slot_start,
-    slotEnd: row.slot_end,
-  };
-}
-
 /** The receipt of a booking with what it shows, or null when the booking has none (not confirmed). */
 export async function findReceipt(db: Db | Trx, bookingId: string): Promise<ReceiptRecord | null> {
-  return (await findBookingReceipt(db, bookingId))?.receipt ?? null;
+  const { booking } = await db
+    .selectNoFrom(bookingReceiptJson(bookingId).as('booking'))
+    .executeTakeFirstOrThrow();
+  return booking ? toBookingReceipt(booking).receipt : null;
 }

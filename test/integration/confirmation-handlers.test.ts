@@ -18,6 +18,7 @@ import { buildPatient, createService } from '../support/factories.js';
 import { handle, sagaEvent } from '../support/handlers.js';
 import { parseMime, partOf, type MimePart } from '../support/mime.js';
 import { pdfToText } from '../support/pdf.js';
+import { waitFor } from '../support/wait.js';
 
 interface Received {
   to: string[];
@@ -190,5 +191,35 @@ describe('confirmation participant', function () {
     expect(mine).to.have.length(1);
     expect(mine[0]?.body).to.contain(`confirmation-${bookingId}@clinic.example`);
     expect((await row()).map((r) => r.status)).to.deep.equal(['sent']);
+  });
+
+  it('two deliveries at once send once: the other waits on the lease, then finds it sent', async () => {
+    const sent: string[] = [];
+    let release = () => {};
+    const sending = new Promise<void>((resolve) => (release = resolve));
+    const handlers = confirmationHandlers({
+      channel: 'email',
+      mailer: {
+        send: async (message) => {
+          sent.push(message.to);
+          await sending;
+        },
+      },
+      clinic,
+      from: FROM,
+    });
+    const email = `meera-${randomUUID().slice(0, 6)}@example.com`;
+    const { event } = await confirmed(email);
+    const first = handle(db, handlers, event);
+    await waitFor(async () => sent.length === 1);
+    const second = await handle(db, handlers, { ...event, eventId: randomUUID() }).then(
+      () => null,
+      (error: unknown) => error,
+    );
+    expect(isTransient(second), String(second)).to.equal(true);
+    release();
+    await first;
+    expect(await handle(db, handlers, { ...event, eventId: randomUUID() })).to.deep.equal([]);
+    expect(sent).to.deep.equal([email]);
   });
 });
