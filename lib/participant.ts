@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { StreamConsumer, type Handler, type Handlers, type TwoStepHandler } from './bus/consumer.js';
 import { busMetricsRecorder } from './bus/bus-metrics.js';
 import { consumerName, createRedis } from './bus/redis.js';
-import { OutboxRelay } from './bus/relay.js';
+import { DIRECT_PUBLISH_GRACE_MS, OutboxRelay } from './bus/relay.js';
 import { trimStream } from './bus/trim.js';
 import { streamNames } from './events/catalogue.js';
 import { errorFields, logger } from './logger.js';
@@ -24,11 +24,6 @@ export interface Participant {
 
 const STREAM_RETENTION_MS = 60 * 60_000;
 const TRIM_INTERVAL_MS = 30_000;
-/**
- * A participant publishes its own events after its commit; another process's relay takes them only
- * when they are older than this (that process died or lost Redis before publishing).
- */
-const DIRECT_PUBLISH_GRACE_MS = 5_000;
 
 /** Runs one saga participant as a process: its consumer group, an outbox relay, stream trimming. */
 export async function runParticipant(participant: Participant): Promise<void> {

@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import { busMetricsRecorder } from '../lib/bus/bus-metrics.js';
 import { createRedis } from '../lib/bus/redis.js';
-import { OutboxRelay } from '../lib/bus/relay.js';
+import { DIRECT_PUBLISH_GRACE_MS, OutboxRelay } from '../lib/bus/relay.js';
 import { systemClock } from '../lib/clock.js';
 import { AccountCache } from '../lib/identity/account-cache.js';
 import { logger } from '../lib/logger.js';
@@ -20,6 +20,8 @@ const relay = new OutboxRelay({
   prefix: config.REDIS_PREFIX,
   pollMs: config.BUS_POLL_MS,
   keepInboxMs: config.BUS_INBOX_RETENTION_DAYS * 24 * 3600_000,
+  // The participants publish their own rows: this relay takes them only if they were lost.
+  directGraceMs: DIRECT_PUBLISH_GRACE_MS,
   hooks: metrics.hooks,
 });
 const accounts = new AccountCache(db, { databaseUrl: config.DATABASE_URL });

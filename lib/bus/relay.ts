@@ -10,6 +10,13 @@ import { streamOf, type Event } from '../events/catalogue.js';
 import { entryFields, streamKey } from './redis.js';
 import type { BusHooks } from './hooks.js';
 
+/**
+ * Participants publish their own events after their commit (publishCommitted); every relay of the
+ * system (the participants' and the web's) takes a participant's rows only when they are older than
+ * this: that process died or lost Redis before publishing them.
+ */
+export const DIRECT_PUBLISH_GRACE_MS = 5_000;
+
 /** How long published events wait to be marked: one UPDATE covers all a busy process sends meanwhile. */
 const MARK_DELAY_MS = 200;
 

@@ -1,7 +1,7 @@
 import type { Express } from 'express';
 import type { Redis } from 'ioredis';
 import { createRedis } from '../../lib/bus/redis.js';
-import { OutboxRelay } from '../../lib/bus/relay.js';
+import { DIRECT_PUBLISH_GRACE_MS, OutboxRelay } from '../../lib/bus/relay.js';
 import { systemClock, type Clock } from '../../lib/clock.js';
 import { loadConfig, type Config } from '../../lib/config.js';
 import { createDb, type Db } from '../../lib/db/database.js';
@@ -40,6 +40,8 @@ export async function startTestApp(
       databaseUrl: config.DATABASE_URL,
       prefix: config.REDIS_PREFIX,
       pollMs: 200,
+      // As the web's: the worker processes publish their own rows.
+      directGraceMs: DIRECT_PUBLISH_GRACE_MS,
     });
     await relay.start();
   }

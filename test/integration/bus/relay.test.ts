@@ -146,6 +146,8 @@ describe('bus outbox relay', function () {
     const events = configEvents(10);
     // No poll within the test and no kick: only publishCommitted can send the emitted events.
     const relay = await bed.relay({ prefix, pollMs: 60_000, directGraceMs: 60_000 });
+    // Another process's relay (the web's), polling all along: it must leave those rows alone.
+    await bed.relay({ prefix, pollMs: 10, directGraceMs: 60_000 });
     const emitted: Event[] = [];
     await bed.consumer({
       prefix,
@@ -164,6 +166,7 @@ describe('bus outbox relay', function () {
     });
     const entries = await bed.redis.xrange(bed.key(prefix, 'quota'), '-', '+');
     const ids = entries.map(([, fields]) => (JSON.parse(fields[3]!) as Event).eventId);
+    // Each once: no relay sent a copy of a row before it was marked.
     expect(ids.sort()).to.deep.equal(emitted.map((event) => event.eventId).sort());
   });
 
