@@ -49,8 +49,9 @@ export function inOneStatement<T extends EventType>(
  * A handler that calls the outside world (a payment gateway, a mail server): `outside` runs before the
  * handler's transaction and holds no connection or lock while it waits; `inside` then commits the
  * outcome with the inbox row and the emitted events. `outside` must be safe to repeat (an idempotency
- * key, a record of what was done): a crash or a rollback after it runs it again. It is skipped for an
- * event already handled.
+ * key, a record of what was done): a crash or a rollback after it runs it again, and so does a copy of
+ * an event handled before that arrives as a new entry (a re-drive, a relay's copy). A redelivered entry
+ * whose event the inbox holds skips it.
  */
 export interface TwoStepHandler<T extends EventType> {
   outside(event: Event<T>, db: Db): Promise<unknown>;
@@ -642,7 +643,9 @@ export class StreamConsumer {
     try {
       let prepared: unknown;
       if (delivery.external) {
-        if (await this.inInbox(event)) return this.settleDuplicate(delivery, started);
+        // A redelivery is often of an event handled already (its ack was lost): asking the inbox saves
+        // the outside call. A first delivery is almost never a copy, and a copy's outside is harmless.
+        if (deliveries > 1 && (await this.inInbox(event))) return this.settleDuplicate(delivery, started);
         prepared = await delivery.handler.outside(event, this.options.db);
       }
       ran = await this.applyOnce([delivery], prepared);

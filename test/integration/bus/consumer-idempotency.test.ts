@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { BusTestBed, configEvents, effectHandler } from '../../support/bus-harness.js';
+import { twoStep } from '../../../lib/bus/consumer.js';
+import { BusTestBed, configEvents, effectHandler, recordEffect } from '../../support/bus-harness.js';
 import { waitFor } from '../../support/wait.js';
 
 describe('bus consumer: at-least-once delivery, one effect', function () {
@@ -91,5 +92,70 @@ describe('bus consumer: at-least-once delivery, one effect', function () {
     });
     expect(deadLettered).to.deep.equal([]);
     expect(await bed.effects(event!.correlationId)).to.have.length(1);
+  });
+
+  describe('a handler that calls the outside world (two steps)', function () {
+    /** A two-step handler that counts its outside calls and records its effect inside. */
+    function counted() {
+      const outside: string[] = [];
+      const handler = twoStep<'ConfigChanged', string>(
+        async (event) => {
+          outside.push(event.eventId);
+          return 'answer';
+        },
+        async (event, { trx }, answer) => {
+          if (answer !== 'answer') throw new Error('inside got no answer from outside');
+          await recordEffect(trx, event, 'two-step');
+        },
+      );
+      return { outside, handler };
+    }
+
+    it('runs the outside step again for a copy published anew (it must be idempotent), with one effect', async () => {
+      const prefix = bed.newPrefix();
+      const [event] = configEvents(1);
+      const { outside, handler } = counted();
+      const handled: boolean[] = [];
+      await bed.consumer({
+        prefix,
+        group: 'two-step-copy',
+        handlers: { ConfigChanged: handler },
+        hooks: { handled: ({ duplicate }) => handled.push(duplicate) },
+      });
+
+      await bed.publish(prefix, 'config', event!);
+      await waitFor(() => handled.length === 1, { message: 'the first entry handled' });
+      await bed.publish(prefix, 'config', event!);
+      await waitFor(() => handled.length === 2, { message: 'the copy handled' });
+
+      expect(handled).to.deep.equal([false, true]);
+      expect(outside).to.deep.equal([event!.eventId, event!.eventId]);
+      expect(await bed.effects(event!.correlationId)).to.have.length(1);
+    });
+
+    it('skips the outside step for a redelivered entry the inbox shows handled (its ack was lost)', async () => {
+      const prefix = bed.newPrefix();
+      const group = 'two-step-redelivered';
+      const [event] = configEvents(1);
+      const { outside, handler } = counted();
+      let crashes = 0;
+      await bed.consumer({
+        prefix,
+        group,
+        handlers: { ConfigChanged: handler },
+        hooks: {
+          beforeAck: () => {
+            if (crashes++ === 0) throw new Error('crash before ack');
+          },
+        },
+      });
+
+      await bed.publish(prefix, 'config', event!);
+      await waitFor(async () => crashes === 2 && (await bed.pending(prefix, 'config', group)) === 0, {
+        message: 'the redelivery acked',
+      });
+      expect(outside).to.deep.equal([event!.eventId]);
+      expect(await bed.effects(event!.correlationId)).to.have.length(1);
+    });
   });
 });
