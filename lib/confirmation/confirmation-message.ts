@@ -56,6 +56,8 @@ export function parseMailbox(mailbox: string): { name: string; email: string } {
 }
 
 const template = (name: string) => path.join(projectRoot, 'views/emails', `${name}.ejs`);
+/** Each email template is read and compiled once per process, not for every message. */
+const render = (name: string, data: ejs.Data) => ejs.renderFile(template(name), data, { cache: true });
 
 /** The confirmation email's Message-ID: the same for every attempt, so a mail client shows one. */
 export const confirmationMessageId = (bookingId: string) => `<confirmation-${bookingId}@clinic.example>`;
@@ -85,7 +87,7 @@ export async function composeConfirmation(input: ConfirmationInput): Promise<Mai
     '',
     'The calendar invite is attached. Please quote the reference at the clinic reception.',
   ].join('\n');
-  const html = await ejs.renderFile(template('confirmation'), {
+  const html = await render('confirmation', {
     ...input,
     receipt,
     when,
@@ -153,7 +155,7 @@ export async function composeCancellation(input: CancellationInput): Promise<Mai
     `Refund: ${refund} (${amountInWords(input.refundPaise)}), to the card you paid with.`,
     'The visit has been removed from your calendar with the attached update.',
   ].join('\n');
-  const html = await ejs.renderFile(template('cancellation'), { ...input, when, refund });
+  const html = await render('cancellation', { ...input, when, refund });
   return {
     messageId: `<cancellation-${input.bookingId}-${input.sequence}@clinic.example>`,
     to: input.patient.email,
@@ -210,7 +212,7 @@ export async function composeReschedule(input: RescheduleInput): Promise<MailMes
     '',
     'The price is unchanged. The attached invite updates the visit in your calendar.',
   ].join('\n');
-  const html = await ejs.renderFile(template('reschedule'), { ...input, when, previousWhen, where });
+  const html = await render('reschedule', { ...input, when, previousWhen, where });
   return {
     messageId: `<reschedule-${input.bookingId}-${input.sequence}@clinic.example>`,
     to: input.patient.email,
