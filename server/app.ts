@@ -1,3 +1,4 @@
+import type { Event } from '../lib/events/catalogue.js';
 import path from 'node:path';
 import cookieParser from 'cookie-parser';
 import express, { type Express, type Request } from 'express';
@@ -39,13 +40,15 @@ export interface AppDeps {
   clock: Clock;
   /** Asks the outbox relay to publish now (after a request committed events). */
   published: () => void;
+  /** Publishes events a request committed with WEB_PRODUCER itself, at once (OutboxRelay.publishCommitted). */
+  publish: (events: readonly Event[]) => void;
   /** Where a session's account is looked up on every request (memory, kept right by PostgreSQL). */
   accounts: Pick<AccountCache, 'find'>;
 }
 
 /** Builds the web app; never listens (server/index.ts does). */
 export function createApp(deps: AppDeps): Express {
-  const { config, db, redis, clock, published } = deps;
+  const { config, db, redis, clock, published, publish } = deps;
   const secure = config.production;
   const prefix = config.REDIS_PREFIX;
   const app = express();
@@ -186,6 +189,7 @@ export function createApp(deps: AppDeps): Express {
       cancellationCutoffMinutes: config.CANCELLATION_CUTOFF_MINUTES,
       redriveAfterMs: config.SAGA_REDRIVE_AFTER_MS,
       published,
+      publish,
     }),
   );
   app.use('/api', quoteApi({ db, clock }));
@@ -214,7 +218,13 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   app.use(
-    pages({ ...authDeps, clock, deadlineMs: config.SAGA_DEADLINE_MS, cancellationCutoffMinutes, published }),
+    pages({
+      ...authDeps,
+      clock,
+      deadlineMs: config.SAGA_DEADLINE_MS,
+      cancellationCutoffMinutes,
+      publish,
+    }),
   );
 
   app.use(notFound);

@@ -25,7 +25,15 @@ const relay = new OutboxRelay({
   hooks: metrics.hooks,
 });
 const accounts = new AccountCache(db, { databaseUrl: config.DATABASE_URL });
-const app = createApp({ config, db, redis, clock: systemClock, published: () => relay.kick(), accounts });
+const app = createApp({
+  config,
+  db,
+  redis,
+  clock: systemClock,
+  published: () => relay.kick(),
+  publish: (events) => relay.publishCommitted(events),
+  accounts,
+});
 const server = createServer(app);
 
 lifecycle.onShutdown(

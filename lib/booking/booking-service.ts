@@ -6,7 +6,7 @@ import { bookableServices } from '../catalogue/catalogue-service.js';
 import type { Db, Trx } from '../db/database.js';
 import type { Booking, PatientGender } from '../db/schema.js';
 import { ConflictError, ValidationError } from '../errors.js';
-import { createEvent } from '../events/catalogue.js';
+import { createEvent, type Event } from '../events/catalogue.js';
 import { readSchedule } from '../scheduling/schedule-repository.js';
 import {
   formatIst,
@@ -43,15 +43,21 @@ export interface BookingAccepted {
 export async function requestBooking(
   db: Db,
   request: BookingRequest,
-  options: { clock: Clock; deadlineMs: number; newReference?: () => string },
-): Promise<{ booking: BookingAccepted; created: boolean }> {
+  options: {
+    clock: Clock;
+    deadlineMs: number;
+    newReference?: () => string;
+    /** Who publishes the new event itself right after the commit (see outboxRows); none: the relays. */
+    publisher?: string;
+  },
+): Promise<{ booking: BookingAccepted; created: boolean; events: Event[] }> {
   const newReference = options.newReference ?? generateReference;
   const serviceIds = [...new Set(request.serviceIds)];
   const slotStart = request.slotStart ? formatIst(new Date(request.slotStart)) : null;
   const requestHash = hashRequest({ ...request, serviceIds, slotStart });
   if (request.idempotencyKey) {
     const existing = await findByIdempotencyKey(db, request.userId, request.idempotencyKey, requestHash);
-    if (existing) return { booking: existing, created: false };
+    if (existing) return { booking: existing, created: false, events: [] };
   }
   const services = await bookableServices(db, serviceIds, request.patient.gender);
   const byId = new Map(services.map((service) => [service.id, service]));
@@ -113,16 +119,17 @@ export async function requestBooking(
             .values({ booking_id: id, event_id: event.eventId, type: event.type, occurred_at: now }),
         )
         .insertInto('bus.outbox')
-        .values(outboxRows([event]))
+        .values(outboxRows([event], options.publisher ?? null))
         .execute();
-      return { booking: { id, reference, status: 'PENDING' as const, correlationId }, created: true };
+      const accepted = { id, reference, status: 'PENDING' as const, correlationId };
+      return { booking: accepted, created: true, events: [event] };
     } catch (error) {
       // 40 random bits: a reference already taken is rare, and another is drawn.
       if (isUniqueViolation(error, 'bookings_reference_key')) continue;
       // Two requests with one idempotency key raced: the loser answers with the winner's booking.
       if (request.idempotencyKey && isUniqueViolation(error, 'bookings_user_id_idempotency_key_key')) {
         const existing = await findByIdempotencyKey(db, request.userId, request.idempotencyKey, requestHash);
-        if (existing) return { booking: existing, created: false };
+        if (existing) return { booking: existing, created: false, events: [] };
       }
       throw error;
     }

@@ -6,9 +6,16 @@ import { streamOf, type Event } from '../events/catalogue.js';
 export const OUTBOX_CHANNEL = 'bus_outbox';
 
 /**
+ * The producer of the rows the web publishes itself right after its commit (a booking request): the
+ * relays leave them to it for a grace, as they do a participant's.
+ */
+export const WEB_PRODUCER = 'web';
+
+/**
  * Writes events in the caller's transaction: they are published only if the state change commits.
  * (Given the pool instead, the insert is a transaction of its own, for a producer that only emits.)
- * `producer` is the consumer group that emitted them while handling their causing event.
+ * `producer` is the consumer group that emitted them while handling their causing event, or the web
+ * (WEB_PRODUCER) for what it publishes itself; null: the relays publish them.
  */
 export async function appendToOutbox(
   trx: Trx | Db,

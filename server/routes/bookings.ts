@@ -1,3 +1,5 @@
+import { WEB_PRODUCER } from '../../lib/bus/outbox.js';
+import type { Event } from '../../lib/events/catalogue.js';
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { getBookingView, getBookingViews, requestBooking } from '../../lib/booking/booking-service.js';
@@ -18,6 +20,8 @@ export interface BookingDeps {
   redriveAfterMs: number;
   /** Publishes what a request committed to the outbox without waiting for the next poll. */
   published: () => void;
+  /** Publishes a booking request's events itself, right after its commit. */
+  publish: (events: readonly Event[]) => void;
 }
 
 /** Phone digits as an HTML `pattern` (the wizard's field) and the schema check below. */
@@ -97,7 +101,7 @@ export function bookingsApi(deps: BookingDeps): Router {
   router.post('/bookings', requirePatient, async (req, res) => {
     const body = parse(input, req.body);
     const key = parse(idempotencyKey, req.get('idempotency-key'), 'The Idempotency-Key header is invalid.');
-    const { booking, created } = await requestBooking(
+    const { booking, events } = await requestBooking(
       deps.db,
       {
         userId: currentUser(req).id,
@@ -106,10 +110,10 @@ export function bookingsApi(deps: BookingDeps): Router {
         slotStart: body.slotStart,
         idempotencyKey: key,
       },
-      { clock: deps.clock, deadlineMs: deps.deadlineMs },
+      { clock: deps.clock, deadlineMs: deps.deadlineMs, publisher: WEB_PRODUCER },
     );
     extendContext({ correlationId: booking.correlationId, bookingId: booking.id });
-    if (created) deps.published();
+    deps.publish(events);
     res.status(202).location(`/api/bookings/${booking.id}/status`).json({ booking });
   });
 

@@ -13,13 +13,14 @@ export interface TestApp {
   config: Config;
   db: Db;
   redis: Redis;
-  relay: OutboxRelay | null;
+  relay: OutboxRelay;
   close(): Promise<void>;
 }
 
 /**
  * The real web app in-process (for supertest) against the run's database and Redis prefix.
- * `relay: true` also publishes its outbox, as server/index.ts does, for tests that run the saga.
+ * `relay: true` also relays its outbox, as server/index.ts does, for tests that run the saga; a
+ * booking request's event is published by the app itself in any case, as the web's is.
  */
 export async function startTestApp(
   options: { env?: Record<string, string>; clock?: Clock; relay?: boolean } = {},
@@ -30,21 +31,17 @@ export async function startTestApp(
   await redis.ping().catch(async () => {
     await new Promise((resolve) => redis.once('ready', resolve));
   });
-  let relay: OutboxRelay | null = null;
-  let relayRedis: Redis | null = null;
-  if (options.relay) {
-    relayRedis = createRedis(config.REDIS_URL, 'worker', 'test-web-relay');
-    relay = new OutboxRelay({
-      db,
-      redis: relayRedis,
-      databaseUrl: config.DATABASE_URL,
-      prefix: config.REDIS_PREFIX,
-      pollMs: 200,
-      // As the web's: the worker processes publish their own rows.
-      directGraceMs: DIRECT_PUBLISH_GRACE_MS,
-    });
-    await relay.start();
-  }
+  const relayRedis = createRedis(config.REDIS_URL, 'worker', 'test-web-relay');
+  const relay = new OutboxRelay({
+    db,
+    redis: relayRedis,
+    databaseUrl: config.DATABASE_URL,
+    prefix: config.REDIS_PREFIX,
+    pollMs: 200,
+    // As the web's: the worker processes publish their own rows.
+    directGraceMs: DIRECT_PUBLISH_GRACE_MS,
+  });
+  if (options.relay) await relay.start();
   const accounts = new AccountCache(db, { databaseUrl: config.DATABASE_URL });
   await accounts.start();
   const app = createApp({
@@ -52,7 +49,10 @@ export async function startTestApp(
     db,
     redis,
     clock: options.clock ?? systemClock,
-    published: () => relay?.kick(),
+    published: () => {
+      if (options.relay) relay.kick();
+    },
+    publish: (events) => relay.publishCommitted(events),
     accounts,
   });
   return {
@@ -62,9 +62,9 @@ export async function startTestApp(
     redis,
     relay,
     async close() {
-      await relay?.stop();
+      await relay.stop();
       await accounts.stop();
-      await relayRedis?.quit();
+      await relayRedis.quit();
       await redis.quit();
       await db.destroy();
     },

@@ -1,3 +1,5 @@
+import { WEB_PRODUCER } from '../../../lib/bus/outbox.js';
+import type { Event } from '../../../lib/events/catalogue.js';
 import { randomUUID } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
@@ -36,7 +38,8 @@ export interface WizardDeps {
   db: Db;
   clock: Clock;
   deadlineMs: number;
-  published: () => void;
+  /** Publishes a booking request's events itself, right after its commit. */
+  publish: (events: readonly Event[]) => void;
 }
 
 const firstStep = WIZARD_STEPS[0] as WizardStep;
@@ -172,13 +175,13 @@ export function wizardPages(deps: WizardDeps): Router {
     }
     const input = bookingInput(deps.clock).parse(progress);
     try {
-      const { booking, created } = await requestBooking(
+      const { booking, events } = await requestBooking(
         deps.db,
         { userId: req.user!.id, ...input, idempotencyKey: progress.idempotencyKey },
-        { clock: deps.clock, deadlineMs: deps.deadlineMs },
+        { clock: deps.clock, deadlineMs: deps.deadlineMs, publisher: WEB_PRODUCER },
       );
       extendContext({ correlationId: booking.correlationId, bookingId: booking.id });
-      if (created) deps.published();
+      deps.publish(events);
       delete req.session.wizard;
       res.redirect(303, `/bookings/${booking.id}`);
     } catch (error) {

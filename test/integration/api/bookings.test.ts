@@ -6,6 +6,9 @@ import type { TestApp } from '../../support/app.js';
 import { expectError, rowCounts, startApiApp, trackWrites } from '../../support/api-helpers.js';
 import { buildPatient, createService, loggedInAdmin, signedUpPatient } from '../../support/factories.js';
 import { Client } from '../../support/http.js';
+import { waitFor } from '../../support/wait.js';
+import { streamKey } from '../../../lib/bus/redis.js';
+import type { Event } from '../../../lib/events/catalogue.js';
 
 const REFERENCE = /^MC-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -94,6 +97,26 @@ describe('API: bookings and services', function () {
         reference: booking.reference,
         userId: patient.user.id,
         serviceIds: [service.id],
+      });
+    });
+
+    it('publishes its BookingRequested itself right after the commit (no relay runs here), then marks it', async () => {
+      const res = await book(patient.client, { patient: buildPatient(), serviceIds: [service.id] });
+      expect(res.status, res.text).to.equal(202);
+      const booking = (res.body as { booking: Accepted }).booking;
+      const [row] = await outboxOf(booking.id);
+      const stream = streamKey(testApp.config.REDIS_PREFIX, 'booking');
+      const entries = await waitFor(async () => {
+        const all = await testApp.redis.xrange(stream, '-', '+');
+        const ours = all.filter(([, fields]) => (JSON.parse(fields[3]!) as Event).bookingId === booking.id);
+        return ours.length > 0 && ours;
+      });
+      expect(entries.map(([, fields]) => (JSON.parse(fields[3]!) as Event).type)).to.deep.equal([
+        'BookingRequested',
+      ]);
+      expect(row!.payload).to.deep.include({ type: 'BookingRequested' });
+      await waitFor(async () => (await outboxOf(booking.id))[0]!.published_at !== null, {
+        message: 'the row marked published',
       });
     });
 

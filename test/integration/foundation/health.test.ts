@@ -24,6 +24,7 @@ function appWithoutRedis(): { app: Express; close(): Promise<void> } {
     redis,
     clock: systemClock,
     published: () => {},
+    publish: () => {},
     accounts: { find: (id) => findUser(db, id) },
   });
   return {
