@@ -229,7 +229,7 @@ export function awaitedStep(state: SagaState): Awaited | null {
   if (state.status === 'PENDING') return { event: 'BookingRequested', owed: true };
   if (state.cancelling) return { event: 'CancellationRequested', owed: true };
   if (state.rescheduling) return { event: 'RescheduleRequested', owed: true };
-  // The confirmation's own record is not the booking's to see: ask once more in case it was lost.
-  if (state.status === 'CONFIRMED') return { event: 'BookingConfirmed', owed: false };
+  // A confirmed booking waits on nothing: the confirmation participant, which alone knows whether its
+  // message went out, asks for a BookingConfirmed it never heard of (lib/confirmation/confirmation-sweep.ts).
   return null;
 }

@@ -200,6 +200,43 @@ describe('faults: the Procfile processes when parts fail', function () {
     expect(redriven.length).to.be.greaterThan(0);
   });
 
+  it('a BookingConfirmed lost from its stream still ends in its email: the confirmation asks for it again', async () => {
+    const service = await createService(env.db, { pricePaise: 40_000 });
+    await system.kill('confirmation', 'SIGTERM');
+    const { id } = await book(patient, [service.id]);
+    expect((await settled(patient, id)).status).to.equal('CONFIRMED');
+    const step = await env.db
+      .selectFrom('booking.timeline')
+      .select('event_id')
+      .where('booking_id', '=', id)
+      .where('type', '=', 'BookingConfirmed')
+      .executeTakeFirstOrThrow();
+    // Published, then gone from the stream before the confirmation read it.
+    const lost = await waitFor(async () => {
+      const entries = (await redis.xrange(stream('booking'), '-', '+')) as [string, string[]][];
+      return entries.find(([, fields]) => fields.join(' ').includes(step.event_id));
+    });
+    expect(await redis.xdel(stream('booking'), lost[0])).to.equal(1);
+    await system.launch('confirmation');
+
+    const confirmation = await waitFor(
+      () =>
+        env.db
+          .selectFrom('confirmation.confirmations')
+          .select(['status', 'attempts'])
+          .where('booking_id', '=', id)
+          .where('status', '=', 'sent')
+          .executeTakeFirst(),
+      { timeoutMs: 20_000, message: 'the confirmation sent after all' },
+    );
+    expect(confirmation.attempts).to.equal(1);
+    const asked = system.logged(
+      'confirmation',
+      'confirmations asked for again: their BookingConfirmed was never heard of',
+    );
+    expect(asked.length).to.be.greaterThan(0);
+  });
+
   it('a new pricing group, after the config stream was trimmed away, prices with the current percent', async () => {
     await system.kill('pricing', 'SIGTERM');
     const res = await admin.put('/api/admin/config', { discountPercent: 9.5 });
