@@ -52,6 +52,18 @@ export function quotaHandlers({ clock }: { clock: Clock }): Handlers {
   return {
     PricingCalculated: async (event, { trx, emit }) => {
       const bookingId = event.bookingId as string;
+      const { pricing } = event.data;
+      if (!pricing.discountEligible) {
+        // One statement: the mark, unless the booking has one (compensated before it was priced).
+        const skipped = await trx
+          .insertInto('quota.reservations')
+          .values({ booking_id: bookingId, day: null, status: 'skipped' })
+          .onConflict((conflict) => conflict.column('booking_id').doNothing())
+          .returning('booking_id')
+          .executeTakeFirst();
+        if (skipped) emit('DiscountQuotaSkipped', { pricing: withoutDiscount(pricing), day: null });
+        return;
+      }
       const existing = await trx
         .selectFrom('quota.reservations')
         .select('status')
@@ -60,15 +72,6 @@ export function quotaHandlers({ clock }: { clock: Clock }): Handlers {
         .executeTakeFirst();
       // Compensated before it was priced (its deadline passed): take nothing for it.
       if (existing) return;
-      const { pricing } = event.data;
-      if (!pricing.discountEligible) {
-        await trx
-          .insertInto('quota.reservations')
-          .values({ booking_id: bookingId, day: null, status: 'skipped' })
-          .execute();
-        emit('DiscountQuotaSkipped', { pricing: withoutDiscount(pricing), day: null });
-        return;
-      }
       const day = istDate(clock.now());
       if (await reserveSlot(trx, day)) {
         await trx

@@ -54,15 +54,21 @@ export function schedulingHandlers({ clock }: { clock: Clock }): Handlers {
   return {
     BookingRequested: async (event, { trx, emit }) => {
       const bookingId = event.bookingId as string;
-      // Handled already, or compensated before it arrived: take nothing.
-      if (await lockHold(trx, bookingId)) return;
       const { serviceIds, patient, slotStart } = event.data;
       const request = { serviceIds, patient: { gender: patient.gender, dateOfBirth: patient.dateOfBirth } };
       if (!slotStart) {
-        await recordHold(trx, { booking_id: bookingId, slot_start: null, status: 'skipped' });
-        emit('SlotSkipped', { request });
+        // A walk-in holds nothing: one statement records it, unless the booking has a mark already.
+        const skipped = await trx
+          .insertInto('scheduling.holds')
+          .values({ booking_id: bookingId, slot_start: null, status: 'skipped' })
+          .onConflict((conflict) => conflict.column('booking_id').doNothing())
+          .returning('booking_id')
+          .executeTakeFirst();
+        if (skipped) emit('SlotSkipped', { request });
         return;
       }
+      // Handled already, or compensated before it arrived: take nothing.
+      if (await lockHold(trx, bookingId)) return;
       const start = new Date(slotStart);
       const { schedule, version } = await readSchedule(trx, 'shared');
       // The web checked the slot; since then the day may have closed or the slot begun.

@@ -137,6 +137,30 @@ describe('discount-quota participant', () => {
     expect(await used(date)).to.equal(0);
   });
 
+  it('skips nothing twice: a booking not eligible, compensated before it was priced, or priced again', async () => {
+    const { lastMinute, date } = uniqueDay();
+    const handlers = quotaHandlers({ clock: manualClock(lastMinute) });
+    const compensated = randomUUID();
+    await handle(
+      db,
+      handlers,
+      sagaEvent('CompensationTriggered', { reason: 'deadline', cause: 'deadline' }, compensated),
+    );
+    expect(await handle(db, handlers, priced('CBC', date, compensated))).to.deep.equal([]);
+    const mark = await db
+      .selectFrom('quota.reservations')
+      .select('status')
+      .where('booking_id', '=', compensated)
+      .executeTakeFirstOrThrow();
+    expect(mark.status).to.equal('cancelled');
+
+    const again = randomUUID();
+    expect((await handle(db, handlers, priced('CBC', date, again))).map((e) => e.type)).to.deep.equal([
+      'DiscountQuotaSkipped',
+    ]);
+    expect(await handle(db, handlers, priced('CBC', date, again))).to.deep.equal([]);
+  });
+
   it('applies a newer quota limit and ignores an older one arriving late', async () => {
     const handlers = quotaHandlers({ clock: manualClock(uniqueDay().lastMinute) });
     const current = await db.selectFrom('quota.settings').selectAll().executeTakeFirstOrThrow();

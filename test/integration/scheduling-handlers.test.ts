@@ -166,6 +166,17 @@ describe('scheduling participant', () => {
     expect(await hold(bookingId)).to.include({ status: 'cancelled' });
   });
 
+  it('takes nothing for a walk-in compensated before its request arrived, and skips a walk-in once', async () => {
+    const compensated = randomUUID();
+    await handle(db, handlers, compensation(compensated));
+    expect(await handle(db, handlers, requested(null, compensated))).to.deep.equal([]);
+    expect(await hold(compensated)).to.include({ status: 'cancelled' });
+
+    const walkIn = requested(null);
+    expect((await handle(db, handlers, walkIn)).map((event) => event.type)).to.deep.equal(['SlotSkipped']);
+    expect(await handle(db, handlers, walkIn)).to.deep.equal([]);
+  });
+
   describe('a reschedule', () => {
     const moveTo = (bookingId: string, slotStart: string, previousSlotStart: string | null) =>
       sagaEvent(
