@@ -58,6 +58,8 @@ const schema = z.object({
   DATABASE_PROCESSES: int(15, 1),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).optional(),
   DATABASE_STATEMENT_TIMEOUT_MS: int(15_000, 100),
+  // Off only behind a transaction-mode pooler that does not keep prepared statements.
+  DATABASE_PREPARED_STATEMENTS: z.enum(['on', 'off']).default('on'),
   SAGA_REDRIVE_AFTER_MS: int(30_000, 100),
   SAGA_REDRIVE_LIMIT: int(5, 0),
   BUS_INBOX_RETENTION_DAYS: int(7, 1),

@@ -33,6 +33,7 @@ export function bootProcess(service: string): ProcessBase {
   const db = createDb(config.DATABASE_URL, {
     poolSize: config.DATABASE_POOL_SIZE,
     statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
+    preparedStatements: config.DATABASE_PREPARED_STATEMENTS === 'on',
   });
   logger.info('starting', { pid: process.pid, env: config.NODE_ENV, poolSize: config.DATABASE_POOL_SIZE });
   return { config, db, lifecycle };
