@@ -44,6 +44,7 @@ const option = (name: string) =>
 const RATES = option('rates')?.split(',').map(Number) ?? [25, 50, 100, 150, 200, 300, 400, 600];
 const oneInstanceOnly = process.argv.includes('--one');
 const PATIENTS = 40;
+const LOAD_GENERATOR = 'load generator';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const progress = (line: string) => {
@@ -205,6 +206,9 @@ class Bench {
       rows.reduce((sum, { pid }) => sum + processFigures(pid).cpuSeconds, 0),
     );
     snapshot.set('redis', processFigures(this.redisPid).cpuSeconds);
+    // This process posts the bookings and reads their outcome: shown, not counted as the system's.
+    const { user, system } = process.cpuUsage();
+    snapshot.set(LOAD_GENERATOR, (user + system) / 1e6);
     return snapshot;
   }
 
@@ -267,7 +271,8 @@ class Bench {
       cpuPercent[name] = round(((seconds - (cpuBefore.get(name) ?? 0)) / elapsed) * 100);
     const bookings = Math.max(1, ids.length);
     let cpuSeconds = 0;
-    for (const [name, seconds] of cpuAfter) cpuSeconds += seconds - (cpuBefore.get(name) ?? 0);
+    for (const [name, seconds] of cpuAfter)
+      if (name !== LOAD_GENERATOR) cpuSeconds += seconds - (cpuBefore.get(name) ?? 0);
     return {
       instances,
       rate,
@@ -473,9 +478,15 @@ async function main(): Promise<void> {
     const cores = availableParallelism();
     const cpuMsPerBooking = top?.cpuMsPerBooking ?? NaN;
     const cpuLimitPerSec = round((cores * 1000) / cpuMsPerBooking);
-    // The cores 100 bookings/s without the gateway need, at what a booking cost in that step.
-    const overheadCores = round((overhead.cpuMsPerBooking * overhead.rate) / 1000, 1);
-    const overheadLimit = `; it needs ${overheadCores} cores of CPU (${overhead.cpuMsPerBooking} ms per booking), ${cores} here`;
+    // The cores 100 bookings/s without the gateway need, at what a booking cost in that step; with the
+    // load generator's share, how busy that left the machine (a saga queues long before 100 %).
+    const overheadCores = round((overhead.cpuMsPerBooking * overhead.rate) / 1000, 2);
+    const loadCores = (overhead.cpuPercent[LOAD_GENERATOR] ?? 0) / 100;
+    const busy = round(((overheadCores + loadCores) / cores) * 100);
+    const overheadLimit =
+      `; the system needs ${overheadCores} cores of CPU there (${overhead.cpuMsPerBooking} ms per booking), ` +
+      `the load generator ${round(loadCores, 2)}: together ${busy} % of what ${cores} cores give, so the saga queues`;
+    const saturated = busy >= 80;
     const workerRss = Math.max(
       0,
       ...Object.entries(peakRssMb)
@@ -493,12 +504,12 @@ async function main(): Promise<void> {
       },
       {
         target: 'saga p50 ≤ 20 ms at 100/s, no gateway delay',
-        measured: `${overhead.sagaMs.p50} ms${overheadCores > cores ? overheadLimit : ''}`,
+        measured: `${overhead.sagaMs.p50} ms${saturated ? overheadLimit : ''}`,
         met: overhead.sagaMs.p50 <= 20,
       },
       {
         target: 'saga p99 ≤ 150 ms at 100/s, no gateway delay',
-        measured: `${overhead.sagaMs.p99} ms${overheadCores > cores ? overheadLimit : ''}`,
+        measured: `${overhead.sagaMs.p99} ms${saturated ? overheadLimit : ''}`,
         met: overhead.sagaMs.p99 <= 150,
       },
       {
@@ -522,7 +533,13 @@ async function main(): Promise<void> {
       ceilings,
       steps: [...one.steps, ...two.steps],
       maxSustained: { oneInstance: one.maxSustained, twoInstances: two.maxSustained },
-      cpuLimit: { cores, cpuMsPerBooking, bookingsPerSec: cpuLimitPerSec, coresAt100PerSec: overheadCores },
+      cpuLimit: {
+        cores,
+        cpuMsPerBooking,
+        bookingsPerSec: cpuLimitPerSec,
+        coresAt100PerSec: overheadCores,
+        machineBusyAt100PerSec: busy,
+      },
       overhead,
       status: { reqPerSec: statusReqPerSec, ratioToCeiling: statusRatio, sessionStackRatio },
       peakRssMb,
