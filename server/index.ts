@@ -1,4 +1,3 @@
-import { createServer } from 'node:http';
 import { busMetricsRecorder } from '../lib/bus/bus-metrics.js';
 import { createRedis } from '../lib/bus/redis.js';
 import { DIRECT_PUBLISH_GRACE_MS, OutboxRelay } from '../lib/bus/relay.js';
@@ -7,6 +6,7 @@ import { AccountCache } from '../lib/identity/account-cache.js';
 import { logger } from '../lib/logger.js';
 import { bootProcess, quitRedis } from '../lib/process.js';
 import { createApp } from './app.js';
+import { createWebServer } from './http-server.js';
 
 const { config, db, lifecycle } = bootProcess('web');
 const redis = createRedis(config.REDIS_URL, 'web', 'web');
@@ -34,7 +34,7 @@ const app = createApp({
   publish: (events) => relay.publishCommitted(events),
   accounts,
 });
-const server = createServer(app);
+const server = createWebServer(app);
 
 lifecycle.onShutdown(
   'http',

@@ -1,5 +1,22 @@
+import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import supertest from 'supertest';
+import { createWebServer } from '../../server/http-server.js';
+
+/** The app behind the web's own HTTP server (server/http-server.ts), listening on a free port. */
+export async function serve(app: Express): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createWebServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
 
 /**
  * A browser-like client: keeps cookies, fetches a CSRF token and sends it on every change.

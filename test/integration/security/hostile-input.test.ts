@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import path from 'node:path';
 import { expect } from 'chai';
 import express from 'express';
@@ -8,7 +9,7 @@ import { errorHandler } from '../../../server/middleware/errors.js';
 import type { TestApp } from '../../support/app.js';
 import { expectError, quietly, rowCounts, startApiApp, trackWrites } from '../../support/api-helpers.js';
 import { buildUser, loggedInAdmin } from '../../support/factories.js';
-import { Client } from '../../support/http.js';
+import { Client, serve } from '../../support/http.js';
 
 const STACK_LINE = /\bat .+\.(ts|js|mjs):\d+/;
 
@@ -191,6 +192,44 @@ describe('security: hostile input answers 4xx, never 5xx, and writes nothing', f
         .send('serviceIds=a&serviceIds=b');
       expectError(res, 400, 'validation_failed');
       expect(await rowCounts(testApp.db)).to.deep.equal(before);
+    });
+  });
+
+  describe("requests the HTTP parser refuses before the app (through the web's own server)", function () {
+    /** Writes raw bytes to the server and reads what it answers until it closes the connection. */
+    const raw = (url: string, bytes: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(new URL(url).port), '127.0.0.1', () => socket.write(bytes));
+        let answer = '';
+        socket.on('data', (chunk) => (answer += chunk.toString()));
+        socket.on('end', () => resolve(answer));
+        socket.on('error', reject);
+      });
+    const bodyOf = (answer: string) => JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as unknown;
+
+    it('answers an address over the header limit 431, and an unreadable request 400, in the error shape', async () => {
+      const web = await serve(testApp.app);
+      try {
+        const before = await rowCounts(testApp.db);
+        const long = await fetch(`${web.url}/api/csrf-token?q=${'x'.repeat(20_000)}`);
+        expect(long.status).to.equal(431);
+        expect(long.headers.get('content-type')).to.match(/^application\/json/);
+        expect(await long.json()).to.deep.equal({
+          error: {
+            code: 'headers_too_large',
+            message: 'The address or the headers of the request are too large.',
+          },
+        });
+
+        const garbled = await raw(web.url, 'NOT A REQUEST\r\n\r\n');
+        expect(garbled).to.match(/^HTTP\/1\.1 400 Bad Request\r\n/);
+        expect(bodyOf(garbled)).to.deep.equal({
+          error: { code: 'malformed_request', message: 'The request could not be read.' },
+        });
+        expect(await rowCounts(testApp.db)).to.deep.equal(before);
+      } finally {
+        await web.close();
+      }
     });
   });
 
