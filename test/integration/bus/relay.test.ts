@@ -25,8 +25,11 @@ describe('bus outbox relay', function () {
       .execute();
   }
 
-  const allPublished = async (events: Event[]) =>
-    (await outboxRows(events)).every((row) => row.published_at !== null);
+  /** Every event has its outbox row committed, and marked published. */
+  const allPublished = async (events: Event[]) => {
+    const rows = await outboxRows(events);
+    return rows.length === events.length && rows.every((row) => row.published_at !== null);
+  };
 
   /** Stream entries per event id. */
   async function published(prefix: string): Promise<Map<string, number>> {
