@@ -1,7 +1,4 @@
 import { existsSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { createServer, type Server } from 'node:http';
-import type { Express } from 'express';
 import { chromium, type Browser } from 'playwright-core';
 
 const candidates = ['/usr/lib/chromium/chromium', '/usr/bin/chromium'];
@@ -25,17 +22,5 @@ export async function launchBrowser(): Promise<Browser> {
   });
 }
 
-/** Serves an Express app on a free loopback port. */
-export async function serve(app: Express): Promise<{ url: string; close(): Promise<void> }> {
-  const server: Server = createServer(app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
+/** Serves an Express app on a free loopback port, behind the web's own HTTP server. */
+export { serve } from './http.js';
