@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Db } from '../db/database.js';
-import { streamGroupLag } from '../bus/stream-info.js';
+import { streamGroupLagWithin } from '../bus/stream-info.js';
 import { streamNames } from '../events/catalogue.js';
 import { failOverdueBookings, redriveStalledSagas, type RedriveOptions } from './booking-handlers.js';
 
@@ -9,7 +9,6 @@ import { failOverdueBookings, redriveStalledSagas, type RedriveOptions } from '.
  * of every group is normal, thousands are a backlog.
  */
 export const REDRIVE_BACKLOG_LIMIT = 500;
-const LAG_TIMEOUT_MS = 1_000;
 
 export interface SweepResult {
   failed: number;
@@ -34,23 +33,9 @@ export async function sweepSagas(deps: {
 }): Promise<SweepResult> {
   const { db, redis, prefix, now, redrive, backlogLimit = REDRIVE_BACKLOG_LIMIT } = deps;
   const failed = await failOverdueBookings(db, now, redrive);
-  const unread = await unreadEntries(redis, prefix);
+  // Redis not answering: re-drive as if nothing were queued (the outbox publishes once it is back).
+  const lags = await streamGroupLagWithin(redis, prefix, streamNames);
+  const unread = lags.reduce((sum, { lag }) => sum + lag, 0);
   if (unread > backlogLimit) return { failed, redriven: 0, unread };
   return { failed, redriven: await redriveStalledSagas(db, now, redrive), unread };
-}
-
-/**
- * Unread entries over the saga's streams; 0 when Redis does not answer within a second (a worker's
- * connection queues commands while Redis is down): re-drive then as if nothing were queued, the outbox
- * publishes once it is back.
- */
-async function unreadEntries(redis: Redis, prefix: string): Promise<number> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<[]>((resolve) => (timer = setTimeout(() => resolve([]), LAG_TIMEOUT_MS)));
-  try {
-    const lags = await Promise.race([streamGroupLag(redis, prefix, streamNames).catch(() => []), timeout]);
-    return lags.reduce((sum, { lag }) => sum + lag, 0);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -11,9 +11,9 @@ import { entryFields, streamKey } from './redis.js';
 import type { BusHooks } from './hooks.js';
 
 /**
- * Participants publish their own events after their commit (publishCommitted); every relay of the
- * system (the participants' and the web's) takes a participant's rows only when they are older than
- * this: that process died or lost Redis before publishing them.
+ * The participants, and the web for a booking request, publish their own events after their commit
+ * (publishCommitted: rows with a producer); every relay of the system takes such rows only when they
+ * are older than this: their process died or lost Redis before publishing them.
  */
 export const DIRECT_PUBLISH_GRACE_MS = 5_000;
 
@@ -32,9 +32,9 @@ export interface RelayOptions {
   /** Inbox rows are kept this long, far beyond any redelivery (claims happen within minutes). */
   keepInboxMs?: number;
   /**
-   * Rows a consumer group wrote are published by its own process right after the commit
-   * (publishCommitted); a relay leaves them alone this long, then takes them as lost (that process
-   * died or lost Redis before its XADD). 0: every row is the relays' at once.
+   * Rows with a producer (a consumer group, or the web) are published by their own process right after
+   * the commit (publishCommitted); a relay leaves them alone this long, then takes them as lost (that
+   * process died or lost Redis before its XADD). 0: every row is the relays' at once.
    */
   directGraceMs?: number;
   hooks?: BusHooks;
@@ -48,7 +48,7 @@ export interface RelayOptions {
  * committed late. A relay wakes on a notification (notifyOutbox, after a producer's commit), on kick()
  * after a commit in its own process, and on a poll that covers any notification lost.
  *
- * A consumer's own events need no relay round trip: publishCommitted XADDs them right after its
+ * A producer's own events need no relay round trip: publishCommitted XADDs them right after its
  * commit and marks them published in bulk a moment later. Should the process die in between, the rows
  * are still unmarked: a relay publishes them once directGraceMs has passed, and the copies are absorbed.
  */

@@ -35,3 +35,22 @@ export async function streamGroupLag(
     });
   });
 }
+
+/**
+ * streamGroupLag for a periodic sweep that must not hang: none ([]) when Redis does not answer within
+ * `timeoutMs` or fails (a worker's connection queues commands while Redis is down).
+ */
+export async function streamGroupLagWithin(
+  redis: Redis,
+  prefix: string,
+  streams: readonly string[],
+  timeoutMs = 1_000,
+): Promise<GroupLag[]> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<GroupLag[]>((resolve) => (timer = setTimeout(() => resolve([]), timeoutMs)));
+  try {
+    return await Promise.race([streamGroupLag(redis, prefix, streams).catch(() => []), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
