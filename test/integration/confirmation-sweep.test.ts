@@ -6,17 +6,20 @@ import { streamKey } from '../../lib/bus/redis.js';
 import { ConfirmationSweep } from '../../lib/confirmation/confirmation-sweep.js';
 import { createDb, type Db } from '../../lib/db/database.js';
 import { confirmedBooking } from '../support/confirmed-booking.js';
-import { createService } from '../support/factories.js';
+import { createService, keepOutboxAsFound } from '../support/factories.js';
 
 describe('the confirmation sweep: a BookingConfirmed never heard of is asked for again', () => {
   let db: Db;
   let redis: Redis;
   const handlers = bookingHandlers({ afterMs: 60_000, limit: 1 });
-  before(() => {
+  let restoreOutbox: () => Promise<void>;
+  before(async () => {
     db = createDb(process.env.DATABASE_URL as string, 2);
     redis = new Redis(process.env.REDIS_URL as string);
+    restoreOutbox = await keepOutboxAsFound(db);
   });
   after(async () => {
+    await restoreOutbox();
     await db.destroy();
     redis.disconnect();
   });

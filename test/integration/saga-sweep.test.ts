@@ -7,18 +7,21 @@ import { streamKey } from '../../lib/bus/redis.js';
 import { systemClock } from '../../lib/clock.js';
 import { createDb, type Db } from '../../lib/db/database.js';
 import { createUser } from '../../lib/identity/user-service.js';
-import { buildPatient, buildUser, createService } from '../support/factories.js';
+import { buildPatient, buildUser, createService, keepOutboxAsFound } from '../support/factories.js';
 
 describe('the saga sweep: re-drives wait while the bus is behind', () => {
   let db: Db;
   let redis: Redis;
   const prefix = `${process.env.REDIS_PREFIX}sweep-${randomUUID().slice(0, 8)}:`;
   const redrive = { afterMs: 1, limit: 5 };
-  before(() => {
+  let restoreOutbox: () => Promise<void>;
+  before(async () => {
     db = createDb(process.env.DATABASE_URL as string, 2);
     redis = new Redis(process.env.REDIS_URL as string);
+    restoreOutbox = await keepOutboxAsFound(db);
   });
   after(async () => {
+    await restoreOutbox();
     await db.destroy();
     redis.disconnect();
   });

@@ -128,3 +128,25 @@ export async function insertBooking(
   await db.insertInto('booking.bookings').values(row).execute();
   return { id, reference: row.reference, correlationId: row.correlation_id, createdAt: row.created_at };
 }
+
+/**
+ * For a test of a sweep over the shared database: a sweep sets other tests' outbox rows to go out
+ * again too. Call before it; the function returned marks published again every row it left
+ * unpublished, so no later suite's relay sends them.
+ */
+export async function keepOutboxAsFound(db: Db): Promise<() => Promise<void>> {
+  const unpublished = await db
+    .selectFrom('bus.outbox')
+    .select('id')
+    .where('published_at', 'is', null)
+    .execute();
+  const before = unpublished.map((row) => row.id);
+  return async () => {
+    let restore = db
+      .updateTable('bus.outbox')
+      .set({ published_at: new Date() })
+      .where('published_at', 'is', null);
+    if (before.length > 0) restore = restore.where('id', 'not in', before);
+    await restore.execute();
+  };
+}
