@@ -62,7 +62,7 @@ export async function runParticipant(participant: Participant): Promise<void> {
     maxTransactions: Math.max(1, config.DATABASE_POOL_SIZE - 1),
     transactionPerBatch: participant.transactionPerBatch ?? false,
     onEmitted: () => relay.kick(),
-    publish: (events) => relay.publishCommitted(events),
+    publish: (events, alsoSend) => relay.publishCommitted(events, alsoSend),
     hooks: metrics.hooks,
   });
   const trimmer = setInterval(() => {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import { sql, type RawBuilder } from 'kysely';
 import type { Db, Trx } from '../db/database.js';
 import { runWithContext } from '../context.js';
@@ -113,13 +113,16 @@ export interface ConsumerOptions {
   /** Called after a handler committed events to the outbox, to publish them at once. */
   onEmitted?: () => void;
   /**
-   * Publishes the events a commit appended to the outbox itself, right after it (OutboxRelay's
-   * publishCommitted); onEmitted is then called only for rows set to go out again.
+   * Publishes the events a commit appended to the outbox itself, right after it, with the XACK of
+   * what caused them in the same round trip (OutboxRelay's publishCommitted: it rejects only when a
+   * command `alsoSend` added failed); onEmitted is then called only for rows set to go out again.
    */
-  publish?: (events: readonly Event[]) => void;
+  publish?: (events: readonly Event[], alsoSend: (pipeline: ChainableCommander) => void) => Promise<void>;
 }
 
 type Entry = { stream: string; id: string; fields: string[] };
+/** What a commit did: the deliveries whose handler ran (the others were duplicates), the events it emitted. */
+type Applied = { ran: Set<Delivery>; outgoing: Event[] };
 type RawEntry = [id: string, fields: string[] | null];
 type ReadReply = [key: string, entries: RawEntry[]][] | null;
 type PendingRow = [id: string, consumer: string, idleMs: number, deliveries: number];
@@ -394,9 +397,9 @@ export class StreamConsumer {
     const batch = async () => {
       if (deliveries.length === 0) return;
       const started = Date.now();
-      let ran: Set<Delivery>;
+      let applied: Applied;
       try {
-        ran = await this.applyOnce(deliveries);
+        applied = await this.applyOnce(deliveries);
       } catch (error) {
         logger.warn('batch failed; handling its entries one by one', {
           group: this.options.group,
@@ -405,7 +408,7 @@ export class StreamConsumer {
         await Promise.all(deliveries.map(({ entry }) => this.process(entry, 1)));
         return;
       }
-      const unacked = await this.acknowledge(deliveries, ran, started);
+      const unacked = await this.acknowledge(deliveries, applied, started);
       for (const { entry } of deliveries) this.settle(entry, unacked.has(entry) ? 'retry' : 'done', 1);
     };
     return Promise.all([
@@ -639,7 +642,7 @@ export class StreamConsumer {
       return 'done';
     }
     const started = Date.now();
-    let ran: Set<Delivery>;
+    let applied: Applied;
     try {
       let prepared: unknown;
       if (delivery.external) {
@@ -648,7 +651,7 @@ export class StreamConsumer {
         if (deliveries > 1 && (await this.inInbox(event))) return this.settleDuplicate(delivery, started);
         prepared = await delivery.handler.outside(event, this.options.db);
       }
-      ran = await this.applyOnce([delivery], prepared);
+      applied = await this.applyOnce([delivery], prepared);
     } catch (error) {
       if (isTransient(error)) {
         hooks?.retried?.({ group, type: event.type, deliveries, error });
@@ -672,7 +675,7 @@ export class StreamConsumer {
       });
       return 'retry';
     }
-    const unacked = await this.acknowledge([delivery], ran, started);
+    const unacked = await this.acknowledge([delivery], applied, started);
     return unacked.size > 0 ? 'retry' : 'done';
   }
 
@@ -682,7 +685,7 @@ export class StreamConsumer {
       republishCausedBy(this.options.db, this.options.group, delivery.event.eventId),
     );
     this.options.onEmitted?.();
-    const unacked = await this.acknowledge([delivery], new Set(), started);
+    const unacked = await this.acknowledge([delivery], { ran: new Set(), outgoing: [] }, started);
     return unacked.size > 0 ? 'retry' : 'done';
   }
 
@@ -690,7 +693,7 @@ export class StreamConsumer {
    * Inbox rows, effects and outgoing events in one transaction: a redelivered event has no second effect.
    * Returns the deliveries whose handler ran (the others were duplicates).
    */
-  private async applyOnce(deliveries: Delivery[], prepared?: unknown): Promise<Set<Delivery>> {
+  private async applyOnce(deliveries: Delivery[], prepared?: unknown): Promise<Applied> {
     const statement = deliveries[0]?.statement;
     if (statement && deliveries.every((delivery) => delivery.statement === statement))
       return this.applyInOneStatement(deliveries, statement);
@@ -732,9 +735,8 @@ export class StreamConsumer {
       });
     const { ran, outgoing, republished } = await this.transactions.run(transaction);
     const { publish, onEmitted } = this.options;
-    if (publish) publish(outgoing);
     if (republished > 0 || (!publish && outgoing.length > 0)) onEmitted?.();
-    return ran;
+    return { ran, outgoing };
   }
 
   /**
@@ -744,7 +746,7 @@ export class StreamConsumer {
   private async applyInOneStatement(
     deliveries: Delivery[],
     statement: StatementHandler<EventType>['statement'],
-  ): Promise<Set<Delivery>> {
+  ): Promise<Applied> {
     const { db, group } = this.options;
     // An event twice in one batch runs once.
     const byId = new Map(deliveries.map((delivery) => [delivery.event.eventId, delivery]));
@@ -759,19 +761,16 @@ export class StreamConsumer {
         ), effect AS (${statement(events)})
         SELECT event_id FROM fresh`.execute(db),
     );
-    return new Set(rows.flatMap((row) => byId.get(row.event_id) ?? []));
+    return { ran: new Set(rows.flatMap((row) => byId.get(row.event_id) ?? [])), outgoing: [] };
   }
 
   /**
-   * After the commit: the beforeAck hook, then one XACK. A failure here only delays the ack, and the
-   * redelivery is absorbed by the inbox. Returns the entries left unacknowledged.
+   * After the commit: the beforeAck hook, then one XACK, sent with the events the commit emitted (one
+   * round trip). A failure here only delays the ack, and the redelivery is absorbed by the inbox.
+   * Returns the entries left unacknowledged.
    */
-  private async acknowledge(
-    deliveries: Delivery[],
-    ran: Set<Delivery>,
-    started: number,
-  ): Promise<Set<Entry>> {
-    const { group, hooks } = this.options;
+  private async acknowledge(deliveries: Delivery[], applied: Applied, started: number): Promise<Set<Entry>> {
+    const { group, hooks, publish } = this.options;
     const unacked = new Set<Entry>();
     const ready: Delivery[] = [];
     for (const delivery of deliveries) {
@@ -783,16 +782,19 @@ export class StreamConsumer {
         logger.warn('ack failed after commit; will redeliver', { group, ...errorFields(error) });
       }
     }
+    const entries = ready.map(({ entry }) => entry);
     try {
-      await this.ack(ready.map(({ entry }) => entry));
+      if (publish && applied.outgoing.length > 0)
+        await publish(applied.outgoing, (pipeline) => this.ackIn(pipeline, entries));
+      else await this.ack(entries);
     } catch (error) {
-      for (const { entry } of ready) unacked.add(entry);
+      for (const entry of entries) unacked.add(entry);
       logger.warn('ack failed after commit; will redeliver', { group, ...errorFields(error) });
       return unacked;
     }
     for (const delivery of ready) {
       const { event } = delivery;
-      const duplicate = !ran.has(delivery);
+      const duplicate = !applied.ran.has(delivery);
       hooks?.handled?.({ group, type: event.type, durationMs: Date.now() - started, duplicate });
       if (logger.isDebugEnabled()) logger.debug('event handled', { group, type: event.type, duplicate });
     }
@@ -869,10 +871,20 @@ export class StreamConsumer {
 
   /** One XACK per stream for all the entries. */
   private async ack(entries: Entry[]): Promise<void> {
+    for (const [stream, ids] of this.byStream(entries))
+      await this.options.redis.xack(this.key(stream), this.options.group, ...ids);
+  }
+
+  /** The same XACKs, added to a pipeline. */
+  private ackIn(pipeline: ChainableCommander, entries: Entry[]): void {
+    for (const [stream, ids] of this.byStream(entries))
+      pipeline.xack(this.key(stream), this.options.group, ...ids);
+  }
+
+  private byStream(entries: Entry[]): Map<string, string[]> {
     const byStream = new Map<string, string[]>();
     for (const { stream, id } of entries) byStream.set(stream, [...(byStream.get(stream) ?? []), id]);
-    for (const [stream, ids] of byStream)
-      await this.options.redis.xack(this.key(stream), this.options.group, ...ids);
+    return byStream;
   }
 
   private async deadLetter(

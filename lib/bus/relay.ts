@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { sql } from 'kysely';
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import type { Db } from '../db/database.js';
 import { listenOn } from '../db/listener.js';
 import { errorFields, logger } from '../logger.js';
@@ -117,19 +117,26 @@ export class OutboxRelay {
 
   /**
    * Publishes events its process has just committed to the outbox (never before the commit: an event
-   * must not go out for a transaction that rolled back). Never rejects: what fails here stays in the
-   * outbox for a relay, after directGraceMs.
+   * must not go out for a transaction that rolled back). What fails here stays in the outbox for a
+   * relay, after directGraceMs. `alsoSend` adds commands to the same pipeline (a consumer's XACK of
+   * the entry that caused the events: one round trip for both); the promise settles with those
+   * commands alone, and rejects if one of them failed. Without `alsoSend` it never rejects.
    */
-  publishCommitted(events: readonly Event[]): void {
-    if (events.length === 0) return;
+  publishCommitted(
+    events: readonly Event[],
+    alsoSend?: (pipeline: ChainableCommander) => void,
+  ): Promise<void> {
+    if (events.length === 0 && !alsoSend) return Promise.resolve();
     const { redis, prefix, hooks } = this.options;
     const pipeline = redis.pipeline();
     for (const event of events)
       pipeline.xadd(streamKey(prefix, streamOf(event.type)), '*', ...entryFields(event));
-    const work = pipeline
-      .exec()
+    alsoSend?.(pipeline);
+    const sent = pipeline.exec().then((results) => results ?? []);
+    const work = sent
       .then((results) => {
-        const failed = (results ?? []).find(([error]) => error);
+        if (events.length === 0) return;
+        const failed = results.slice(0, events.length).find(([error]) => error);
         if (failed) throw failed[0];
         const oldest = Math.min(...events.map((event) => Date.parse(event.occurredAt)));
         hooks?.published?.({ count: events.length, lagMs: Date.now() - oldest });
@@ -141,6 +148,11 @@ export class OutboxRelay {
       })
       .finally(() => this.direct.delete(work));
     this.direct.add(work);
+    if (!alsoSend) return work;
+    return sent.then((results) => {
+      const failed = results.slice(events.length).find(([error]) => error);
+      if (failed) throw failed[0];
+    });
   }
 
   /** One UPDATE for the events published since the last: the relays' fallback no longer takes them. */

@@ -144,7 +144,7 @@ describe('bus outbox relay', function () {
     expect(batches[1]).to.be.above(0);
   });
 
-  it('has a consumer publish what it emits right after its commit, and mark it, without the relays', async () => {
+  it('has a consumer publish what it emits right after its commit, with its ack, and mark it, without the relays', async () => {
     const prefix = bed.newPrefix();
     const events = configEvents(10);
     // No poll within the test and no kick: only publishCommitted can send the emitted events.
@@ -152,16 +152,20 @@ describe('bus outbox relay', function () {
     // Another process's relay (the web's), polling all along: it must leave those rows alone.
     await bed.relay({ prefix, pollMs: 10, directGraceMs: 60_000 });
     const emitted: Event[] = [];
+    let copies = 0;
     await bed.consumer({
       prefix,
       group: 'direct-publisher',
-      publish: (batch) => relay.publishCommitted(batch),
+      hooks: { handled: ({ duplicate }) => void (copies += duplicate ? 1 : 0) },
+      publish: (batch, alsoSend) => relay.publishCommitted(batch, alsoSend),
       handlers: {
         ConfigChanged: async (_event, { emit }) => {
           emitted.push(emit('DiscountQuotaReleased', { day: '2026-12-01' }));
         },
       },
     });
+    const pending = async () =>
+      ((await bed.redis.xpending(bed.key(prefix, 'config'), 'direct-publisher')) as [number])[0];
     await bed.publish(prefix, 'config', ...events);
 
     await waitFor(async () => emitted.length === 10 && (await allPublished(emitted)), {
@@ -171,6 +175,10 @@ describe('bus outbox relay', function () {
     const ids = entries.map(([, fields]) => (JSON.parse(fields[3]!) as Event).eventId);
     // Each once: no relay sent a copy of a row before it was marked.
     expect(ids.sort()).to.deep.equal(emitted.map((event) => event.eventId).sort());
+    // The XACKs went in the same pipeline as the events: nothing left pending, nothing delivered twice
+    // (an entry left unacknowledged is claimed again after claimIdleMs and settled as a copy).
+    await waitFor(async () => (await pending()) === 0, { message: 'the handled entries acknowledged' });
+    expect(copies).to.equal(0);
   });
 
   it("leaves a consumer's rows to its own process for the grace, then publishes them as lost", async () => {
