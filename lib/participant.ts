@@ -18,6 +18,8 @@ export interface Participant {
   background?: (base: ProcessBase & { redis: Redis; relay: OutboxRelay }) => { stop(): Promise<void> | void };
   /** One transaction per read batch: only for handlers that do nothing but database writes. */
   transactionPerBatch?: boolean;
+  /** Waits this long between reads that found no backlog, so batches grow (see ConsumerOptions). */
+  lingerMs?: number;
   /** Entries handled at once when its handlers wait on the outside world (default: a read batch). */
   inFlight?: number;
 }
@@ -61,6 +63,7 @@ export async function runParticipant(participant: Participant): Promise<void> {
     // One connection of the pool stays free for the relay and the background work.
     maxTransactions: Math.max(1, config.DATABASE_POOL_SIZE - 1),
     transactionPerBatch: participant.transactionPerBatch ?? false,
+    lingerMs: participant.lingerMs ?? 0,
     onEmitted: () => relay.kick(),
     publish: (events, alsoSend) => relay.publishCommitted(events, alsoSend),
     hooks: metrics.hooks,

@@ -200,10 +200,29 @@ export async function settled(
 export const eventTypes = (booking: BookingView) => booking.events.map((event) => event.type);
 
 /** The audit trail of one saga, oldest first. */
+/**
+ * A saga's audit trail, oldest first, once it holds every step of its booking's timeline as the
+ * admin sees it: the audit log writes its batches a moment after the saga's own steps.
+ */
 export async function auditTrail(admin: Client, correlationId: string): Promise<AuditEntry[]> {
-  const res = await admin.get(`/api/admin/audit-logs?correlationId=${correlationId}&limit=1000`);
-  expect(res.status, JSON.stringify(res.body)).to.equal(200);
-  return (res.body.entries as AuditEntry[]).slice().reverse();
+  return waitFor(
+    async () => {
+      const res = await admin.get(`/api/admin/audit-logs?correlationId=${correlationId}&limit=1000`);
+      expect(res.status, JSON.stringify(res.body)).to.equal(200);
+      const entries = (res.body.entries as AuditEntry[]).slice().reverse();
+      const bookingId = entries.find((entry) => entry.bookingId)?.bookingId;
+      if (!bookingId) return false;
+      const booking = await admin.get(`/api/bookings/${bookingId}`);
+      expect(booking.status, JSON.stringify(booking.body)).to.equal(200);
+      const missing = [...(booking.body.booking.events as { type: string }[])];
+      for (const entry of entries) {
+        const at = missing.findIndex((step) => step.type === entry.type);
+        if (at >= 0) missing.splice(at, 1);
+      }
+      return missing.length === 0 && entries;
+    },
+    { message: `the audit trail of ${correlationId} to hold its booking's timeline` },
+  );
 }
 
 export async function quotaToday(admin: Client): Promise<{ date: string; used: number; limit: number }> {

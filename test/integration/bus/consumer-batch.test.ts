@@ -96,6 +96,33 @@ describe('bus consumer: one transaction per read batch (transactionPerBatch)', f
     expect(inbox.rows[0]!.count).to.equal(12);
   });
 
+  it('lets entries that come in one by one gather for lingerMs after a read without backlog', async () => {
+    const prefix = bed.newPrefix();
+    const group = 'lingering';
+    const [first, ...rest] = configEvents(6);
+    const correlationId = first!.correlationId;
+    await bed.consumer({
+      prefix,
+      group,
+      transactionPerBatch: true,
+      lingerMs: 400,
+      handlers: { ConfigChanged: effectHandler('lingering') },
+    });
+    await bed.publish(prefix, 'config', first!);
+    await waitFor(async () => (await bed.effects(correlationId)).length === 1, {
+      message: 'the first handled',
+    });
+
+    // Each on its own XADD while the consumer lingers: without the linger, each would be read (and committed) alone.
+    for (const event of rest) await bed.publish(prefix, 'config', event);
+    await waitFor(
+      async () =>
+        (await bed.effects(correlationId)).length === 6 && (await bed.pending(prefix, 'config', group)) === 0,
+      { message: 'the rest handled and acked' },
+    );
+    expect(await transactions(correlationId)).to.equal(2);
+  });
+
   it('rolls a batch back when one handler fails, then handles each entry on its own', async () => {
     const prefix = bed.newPrefix();
     const group = 'batch-with-poison';
