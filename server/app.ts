@@ -9,7 +9,7 @@ import { clinicOf, type Config } from '../lib/config.js';
 import type { Db } from '../lib/db/database.js';
 import { projectRoot } from '../lib/paths.js';
 import { auditAdminActions } from './auth/admin-audit.js';
-import { bookingLimits } from './auth/booking-limits.js';
+import { auditBookingThrottles, bookingLimits } from './auth/booking-limits.js';
 import type { AccountCache } from '../lib/identity/account-cache.js';
 import { configurePassport } from './auth/passport.js';
 import { accountLockout, createLimiter } from './auth/rate-limit.js';
@@ -146,6 +146,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(['/api/admin', '/admin'], auditAdminActions(record));
 
   // One count for the API's bookings and the wizard's: the wizard's booking is its saved progress.
+  // Their 429s are audited by auditBookingThrottles, after the routes.
   const booking = bookingInput(clock);
   const bookingLimiter = limiter(
     'bookings',
@@ -154,13 +155,7 @@ export function createApp(deps: AppDeps): Express {
     'Too many bookings in a short time. Please try again later.',
   );
   const limitBookings = (read: Parameters<typeof bookingLimits>[0]['read']) =>
-    bookingLimits({
-      db,
-      limiter: bookingLimiter,
-      pendingLimit: config.BOOKING_PENDING_LIMIT,
-      read,
-      onThrottled: (req) => auditThrottled(authDeps, req, 'BookingThrottled', req.user?.email ?? 'anonymous'),
-    });
+    bookingLimits({ db, limiter: bookingLimiter, read });
   app.post(
     '/api/bookings',
     limitBookings((req) => ({
@@ -175,6 +170,7 @@ export function createApp(deps: AppDeps): Express {
       idempotencyKey: req.session.wizard?.idempotencyKey,
     })),
   );
+  const pendingLimit = config.BOOKING_PENDING_LIMIT;
 
   const paymentDefaults = { mode: config.PAYMENT_SIMULATION_MODE, failureRate: config.PAYMENT_FAILURE_RATE };
   app.use('/api', authApi(authDeps));
@@ -186,6 +182,7 @@ export function createApp(deps: AppDeps): Express {
       db,
       clock,
       deadlineMs: config.SAGA_DEADLINE_MS,
+      pendingLimit,
       cancellationCutoffMinutes: config.CANCELLATION_CUTOFF_MINUTES,
       redriveAfterMs: config.SAGA_REDRIVE_AFTER_MS,
       published,
@@ -222,9 +219,15 @@ export function createApp(deps: AppDeps): Express {
       ...authDeps,
       clock,
       deadlineMs: config.SAGA_DEADLINE_MS,
+      pendingLimit,
       cancellationCutoffMinutes,
       publish,
     }),
+  );
+  app.use(
+    auditBookingThrottles(['/api/bookings', '/wizard/confirm'], (req) =>
+      auditThrottled(authDeps, req, 'BookingThrottled', req.user?.email ?? 'anonymous'),
+    ),
   );
 
   app.use(notFound);

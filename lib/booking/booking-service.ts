@@ -1,11 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { sql } from 'kysely';
+import { sql, type ExpressionBuilder } from 'kysely';
 import { outboxRows } from '../bus/outbox.js';
 import type { Clock } from '../clock.js';
 import { bookableServices } from '../catalogue/catalogue-service.js';
 import type { Db, Trx } from '../db/database.js';
 import type { Booking, PatientGender } from '../db/schema.js';
-import { ConflictError, ValidationError } from '../errors.js';
+import { ConflictError, TooManyRequestsError, ValidationError } from '../errors.js';
 import { createEvent, type Event } from '../events/catalogue.js';
 import { readSchedule } from '../scheduling/schedule-repository.js';
 import {
@@ -17,6 +17,7 @@ import {
   type Slot,
 } from '../scheduling/slot-rules.js';
 import { SAGA_STEP_ORDER } from './booking-saga.js';
+import { countPendingBookings } from './patient-bookings.js';
 import { generateReference } from './reference.js';
 
 export interface BookingRequest {
@@ -36,9 +37,14 @@ export interface BookingAccepted {
 }
 
 /**
- * Accepts a booking: checks the services against the live catalogue and the slot against the
- * schedule, then writes the booking, its first timeline entry and `BookingRequested` in one
- * statement. The saga runs from there (whether the slot still has room is the saga's to decide).
+ * Accepts a booking: checks the slot against the schedule, then, in one statement, the services
+ * against the live catalogue and the patient's bookings still being processed against
+ * `pendingLimit`, and writes the booking, its lines, its first timeline entry and `BookingRequested`
+ * only if both hold. When they do not, a second look says which (a 429 or a 422 naming the services).
+ * The saga runs from there (whether the slot still has room is the saga's to decide).
+ *
+ * The cap is a guard against abuse, not a ledger: two requests of one patient at the same moment
+ * read the same count, and both may pass it.
  */
 export async function requestBooking(
   db: Db,
@@ -46,6 +52,8 @@ export async function requestBooking(
   options: {
     clock: Clock;
     deadlineMs: number;
+    /** At most this many of the patient's bookings still being processed (none: no cap). */
+    pendingLimit?: number;
     newReference?: () => string;
     /** Who publishes the new event itself right after the commit (see outboxRows); none: the relays. */
     publisher?: string;
@@ -59,13 +67,12 @@ export async function requestBooking(
     const existing = await findByIdempotencyKey(db, request.userId, request.idempotencyKey, requestHash);
     if (existing) return { booking: existing, created: false, events: [] };
   }
-  const services = await bookableServices(db, serviceIds, request.patient.gender);
-  const byId = new Map(services.map((service) => [service.id, service]));
 
   const now = options.clock.now();
   const slot = slotStart ? await bookableSlot(db, new Date(slotStart), now) : null;
   const id = randomUUID();
   const correlationId = randomUUID();
+  const { gender } = request.patient;
   const booking = {
     id,
     user_id: request.userId,
@@ -73,7 +80,7 @@ export async function requestBooking(
     reason: null,
     correlation_id: correlationId,
     patient_name: request.patient.name,
-    patient_gender: request.patient.gender,
+    patient_gender: gender,
     patient_date_of_birth: request.patient.dateOfBirth,
     patient_phone: request.patient.phone,
     patient_email: request.patient.email,
@@ -93,13 +100,6 @@ export async function requestBooking(
     created_at: now,
     finished_at: null,
   };
-  const lines = serviceIds.map((serviceId, position) => ({
-    booking_id: id,
-    position,
-    service_id: serviceId,
-    name: byId.get(serviceId)?.name ?? '',
-    price_paise: null,
-  }));
   for (;;) {
     const reference = newReference();
     const event = createEvent(
@@ -108,19 +108,89 @@ export async function requestBooking(
       { bookingId: id, correlationId, causationId: null },
       now,
     );
+    const row = { ...booking, reference };
+    const [outboxRow] = outboxRows([event], options.publisher ?? null);
     try {
-      // One statement (atomic on its own): the booking, its lines, its first timeline step and the event.
-      await db
-        .with('booking', (qb) => qb.insertInto('booking.bookings').values({ ...booking, reference }))
-        .with('lines', (qb) => qb.insertInto('booking.booking_services').values(lines))
+      // One statement (atomic on its own); each insert after the booking's writes only if it was written.
+      const written = await db
+        .with('offered', (qb) =>
+          qb
+            .selectFrom('catalogue.services')
+            .select(['id', 'name'])
+            .where('id', 'in', serviceIds)
+            .where('active', '=', true)
+            .where('gender', 'in', gender === 'other' ? ['all'] : ['all', gender]),
+        )
+        .with('booking', (qb) =>
+          qb
+            .insertInto('booking.bookings')
+            .columns(columnsOf(row))
+            .expression(
+              qb
+                .selectNoFrom((eb) => valuesOf(eb, row))
+                .where((eb) =>
+                  eb(
+                    eb.selectFrom('offered').select((eb) => eb.fn.countAll<number>().as('count')),
+                    '=',
+                    serviceIds.length,
+                  ),
+                )
+                .$if(options.pendingLimit !== undefined, (query) =>
+                  query.where((eb) =>
+                    eb(
+                      eb
+                        .selectFrom('booking.bookings')
+                        .select((eb) => eb.fn.countAll<number>().as('count'))
+                        .where('user_id', '=', request.userId)
+                        .where('status', '=', 'PENDING'),
+                      '<',
+                      options.pendingLimit!,
+                    ),
+                  ),
+                ),
+            )
+            .returning('id'),
+        )
+        .with('lines', (qb) =>
+          qb
+            .insertInto('booking.booking_services')
+            .columns(['booking_id', 'position', 'service_id', 'name', 'price_paise'])
+            .expression(
+              qb
+                .selectFrom(['booking', 'offered'])
+                .select((eb) => [
+                  'booking.id',
+                  sql<number>`array_position(${serviceIds}::uuid[], offered.id) - 1`.as('position'),
+                  'offered.id as service_id',
+                  'offered.name',
+                  eb.val(null).as('price_paise'),
+                ]),
+            ),
+        )
         .with('step', (qb) =>
           qb
             .insertInto('booking.timeline')
-            .values({ booking_id: id, event_id: event.eventId, type: event.type, occurred_at: now }),
+            .columns(['booking_id', 'event_id', 'type', 'occurred_at'])
+            .expression((eb) =>
+              eb.selectFrom('booking').select([
+                'booking.id',
+                ...valuesOf(eb, {
+                  event_id: event.eventId,
+                  type: event.type,
+                  occurred_at: now,
+                }),
+              ]),
+            ),
         )
         .insertInto('bus.outbox')
-        .values(outboxRows([event], options.publisher ?? null))
+        .columns(columnsOf(outboxRow!))
+        .expression((eb) => eb.selectFrom('booking').select(valuesOf(eb, outboxRow!)))
+        .returning('bus.outbox.id')
         .execute();
+      if (written.length === 0) {
+        await refusal(db, request, serviceIds, options.pendingLimit);
+        continue;
+      }
       const accepted = { id, reference, status: 'PENDING' as const, correlationId };
       return { booking: accepted, created: true, events: [event] };
     } catch (error) {
@@ -134,6 +204,34 @@ export async function requestBooking(
       throw error;
     }
   }
+}
+
+function columnsOf<R extends object>(row: R): (keyof R & string)[] {
+  return Object.keys(row) as (keyof R & string)[];
+}
+
+/** A row's values as a SELECT list (`$1 AS id, …`): PostgreSQL gives each the type of its column. */
+function valuesOf<DB, TB extends keyof DB>(eb: ExpressionBuilder<DB, TB>, row: Record<string, unknown>) {
+  return Object.entries(row).map(([column, value]) => eb.val(value).as(column));
+}
+
+/**
+ * Why a booking was not written: the patient's cap on pending bookings (429) or the services (422).
+ * Returns when neither holds any more (a booking finished or a service came back meanwhile): try again.
+ */
+async function refusal(
+  db: Db,
+  request: BookingRequest,
+  serviceIds: string[],
+  pendingLimit: number | undefined,
+): Promise<void> {
+  if (pendingLimit !== undefined && (await countPendingBookings(db, request.userId)) >= pendingLimit) {
+    throw new TooManyRequestsError(
+      `You have ${pendingLimit} bookings still being processed. Please wait for them to finish.`,
+      10,
+    );
+  }
+  await bookableServices(db, serviceIds, request.patient.gender);
 }
 
 /** The slot starting there, if it can be booked now; else a 422 naming the problem. */

@@ -1,40 +1,43 @@
-import type { Request, RequestHandler } from 'express';
-import { countPendingBookings, hasBookingWithKey } from '../../lib/booking/patient-bookings.js';
+import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
+import { hasBookingWithKey } from '../../lib/booking/patient-bookings.js';
 import type { Db } from '../../lib/db/database.js';
 import { TooManyRequestsError } from '../../lib/errors.js';
 import type { Limiter } from './rate-limit.js';
 
 /**
- * Before a patient's booking is made: at most `limiter`'s bookings per window, and at most
- * `pendingLimit` still being processed (each booking sends an email to an address the patient
- * chooses). A repeat of an Idempotency-Key that already booked is not a new booking: not counted.
- * Anonymous visitors, admins and invalid bodies pass through to the route, which refuses them.
+ * Before a patient's booking is made: at most `limiter`'s bookings per window (each booking sends an
+ * email to an address the patient chooses). A repeat of an Idempotency-Key that already booked is not
+ * a new booking: not counted. Anonymous visitors, admins and invalid bodies pass through to the route,
+ * which refuses them. The cap on bookings still being processed is requestBooking's (pendingLimit),
+ * checked in the statement that writes the booking.
  */
 export function bookingLimits(options: {
   db: Db;
   /** Whether the request would make a booking (only those are counted), and its Idempotency-Key. */
   read: (req: Request) => { valid: boolean; idempotencyKey?: string | undefined };
   limiter: Limiter;
-  pendingLimit: number;
-  onThrottled: (req: Request) => Promise<void>;
 }): RequestHandler {
   return async (req, _res, next) => {
     const user = req.user;
     const { valid, idempotencyKey: key } = options.read(req);
     if (!user || user.role !== 'user' || !valid) return next();
     if (key && key.length <= 200 && (await hasBookingWithKey(options.db, user.id, key))) return next();
-    try {
-      await options.limiter.consume(user.id);
-      if ((await countPendingBookings(options.db, user.id)) >= options.pendingLimit) {
-        throw new TooManyRequestsError(
-          `You have ${options.pendingLimit} bookings still being processed. Please wait for them to finish.`,
-          10,
-        );
-      }
-    } catch (error) {
-      if (error instanceof TooManyRequestsError) await options.onThrottled(req);
-      throw error;
-    }
+    await options.limiter.consume(user.id);
     next();
+  };
+}
+
+/**
+ * A booking refused with 429 (the window's limit here, or requestBooking's cap on pending bookings)
+ * goes to the audit trail: an error handler after the routes, for the POSTs that make a booking.
+ */
+export function auditBookingThrottles(
+  paths: readonly string[],
+  onThrottled: (req: Request) => Promise<void>,
+): ErrorRequestHandler {
+  return async (error, req, _res, next) => {
+    if (error instanceof TooManyRequestsError && req.method === 'POST' && paths.includes(req.path))
+      await onThrottled(req);
+    next(error);
   };
 }

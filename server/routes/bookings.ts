@@ -16,6 +16,8 @@ export interface BookingDeps {
   db: Db;
   clock: Clock;
   deadlineMs: number;
+  /** At most this many of a patient's bookings still being processed (BOOKING_PENDING_LIMIT). */
+  pendingLimit: number;
   cancellationCutoffMinutes: number;
   redriveAfterMs: number;
   /** Publishes what a request committed to the outbox without waiting for the next poll. */
@@ -110,7 +112,12 @@ export function bookingsApi(deps: BookingDeps): Router {
         slotStart: body.slotStart,
         idempotencyKey: key,
       },
-      { clock: deps.clock, deadlineMs: deps.deadlineMs, publisher: WEB_PRODUCER },
+      {
+        clock: deps.clock,
+        deadlineMs: deps.deadlineMs,
+        pendingLimit: deps.pendingLimit,
+        publisher: WEB_PRODUCER,
+      },
     );
     extendContext({ correlationId: booking.correlationId, bookingId: booking.id });
     deps.publish(events);

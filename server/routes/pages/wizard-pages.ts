@@ -38,6 +38,8 @@ export interface WizardDeps {
   db: Db;
   clock: Clock;
   deadlineMs: number;
+  /** At most this many of a patient's bookings still being processed (BOOKING_PENDING_LIMIT). */
+  pendingLimit: number;
   /** Publishes a booking request's events itself, right after its commit. */
   publish: (events: readonly Event[]) => void;
 }
@@ -178,7 +180,12 @@ export function wizardPages(deps: WizardDeps): Router {
       const { booking, events } = await requestBooking(
         deps.db,
         { userId: req.user!.id, ...input, idempotencyKey: progress.idempotencyKey },
-        { clock: deps.clock, deadlineMs: deps.deadlineMs, publisher: WEB_PRODUCER },
+        {
+          clock: deps.clock,
+          deadlineMs: deps.deadlineMs,
+          pendingLimit: deps.pendingLimit,
+          publisher: WEB_PRODUCER,
+        },
       );
       extendContext({ correlationId: booking.correlationId, bookingId: booking.id });
       deps.publish(events);

@@ -224,7 +224,7 @@ describe('security: throttling', function () {
 
     it('caps pending bookings; a repeat of a key that already booked is still answered', async () => {
       const patient = new Client(app.app);
-      await patient.signup(buildUser());
+      const user = await patient.signup(buildUser());
       const first = await book(patient, 'first-key');
       expect(first.status, first.text).to.equal(202);
       expect((await book(patient)).status).to.equal(202);
@@ -233,7 +233,12 @@ describe('security: throttling', function () {
       const third = await book(patient);
       expectError(third, 429, 'too_many_requests');
       expectRetryAfter(third, 60);
+      expect(third.body.error.message).to.include('2 bookings still being processed');
       expect(await rowCounts(app.db)).to.deep.equal(before);
+      const throttled = await findAuditEntries(app.db, { type: 'BookingThrottled', actor: user.email });
+      expect(throttled.map((entry) => entry.data)).to.deep.equal([
+        { address: '127.0.0.1', path: '/api/bookings' },
+      ]);
 
       const repeat = await book(patient, 'first-key');
       expect(repeat.status, repeat.text).to.equal(202);
