@@ -105,6 +105,9 @@ interface StepResult {
   statementsPerBooking: number;
   /** The same by process group (the web, each participant over its instances). */
   statementsByGroup: Record<string, number>;
+  /** Commands the Redis server ran (INFO commandstats, every client), in all and by command, per booking. */
+  redisCommandsPerBooking: number;
+  redisCommandsByType: Record<string, number>;
   rowsInsertedPerBooking: number;
   rowsUpdatedPerBooking: number;
   cpuPercent: Record<string, number>;
@@ -174,6 +177,7 @@ class Bench {
     inserted: number;
     updated: number;
     statements: Map<string, number>;
+    redisCommands: Map<string, number>;
   }> {
     const { rows } = await this.pool.query<{ c: string; i: string; u: string }>(
       'SELECT xact_commit AS c, tup_inserted AS i, tup_updated AS u FROM pg_stat_database WHERE datname = current_database()',
@@ -181,11 +185,17 @@ class Bench {
     const statements = new Map<string, number>();
     for (const metric of parseBusMetrics(await this.redis.hgetall(busMetricsKey(this.prefix))))
       if (metric.name === 'statements') statements.set(metric.group, metric.value);
+    const redisCommands = new Map<string, number>();
+    for (const [, command, calls] of (await this.redis.info('commandstats')).matchAll(
+      /^cmdstat_([\w|]+):calls=(\d+)/gm,
+    ))
+      redisCommands.set(command!.toUpperCase(), Number(calls));
     return {
       commits: Number(rows[0]!.c),
       inserted: Number(rows[0]!.i),
       updated: Number(rows[0]!.u),
       statements,
+      redisCommands,
     };
   }
 
@@ -303,6 +313,7 @@ class Bench {
           round((n - (before.statements.get(group) ?? 0)) / bookings, 1),
         ]),
       ),
+      ...redisCommandsPerBooking(before.redisCommands, after.redisCommands, bookings),
       rowsInsertedPerBooking: round((after.inserted - before.inserted) / bookings, 1),
       rowsUpdatedPerBooking: round((after.updated - before.updated) / bookings, 1),
       cpuPercent,
@@ -352,6 +363,24 @@ class Bench {
           peaks[index === 0 ? name : `${name}#2`] = round(processFigures(system.pid(name)).peakRssMb);
     return peaks;
   }
+}
+
+/** Redis commands per booking between two snapshots: in all, and the five most frequent by name. */
+function redisCommandsPerBooking(
+  before: Map<string, number>,
+  after: Map<string, number>,
+  bookings: number,
+): Pick<StepResult, 'redisCommandsPerBooking' | 'redisCommandsByType'> {
+  const ran = [...after]
+    .map(([command, calls]) => [command, calls - (before.get(command) ?? 0)] as const)
+    .filter(([, calls]) => calls > 0)
+    .sort((a, b) => b[1] - a[1]);
+  return {
+    redisCommandsPerBooking: round(ran.reduce((sum, [, calls]) => sum + calls, 0) / bookings, 1),
+    redisCommandsByType: Object.fromEntries(
+      ran.slice(0, 5).map(([command, calls]) => [command, round(calls / bookings, 1)]),
+    ),
+  };
 }
 
 function table(steps: StepResult[]): string {
@@ -576,6 +605,13 @@ async function main(): Promise<void> {
           `    statements per booking: ${Object.entries(s.statementsByGroup)
             .map(([k, v]) => `${k} ${v}`)
             .join(', ')}`,
+        );
+        out(
+          `    Redis commands per booking: ${s.redisCommandsPerBooking} (${Object.entries(
+            s.redisCommandsByType,
+          )
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')}, …)`,
         );
       }
       out(
