@@ -56,6 +56,8 @@ export function inOneStatement<T extends EventType>(
 export interface TwoStepHandler<T extends EventType> {
   outside(event: Event<T>, db: Db): Promise<unknown>;
   inside(event: Event<T>, context: HandlerContext, prepared: unknown): Promise<void>;
+  /** The inside as one statement that emits nothing (see twoStepInOneStatement). */
+  statement?(event: Event<T>, prepared: unknown): RawBuilder<unknown>;
 }
 
 /** Types the two steps together: what `outside` returns is what `inside` gets. */
@@ -64,6 +66,26 @@ export function twoStep<T extends EventType, P>(
   inside: (event: Event<T>, context: HandlerContext, prepared: P) => Promise<void>,
 ): TwoStepHandler<T> {
   return { outside, inside: (event, context, prepared) => inside(event, context, prepared as P) };
+}
+
+/**
+ * A two-step handler whose inside is one statement that emits nothing (e.g. recording that an email
+ * went): sent with the inbox row as ONE statement, no transaction around it, as inOneStatement's are.
+ * The statement reads `fresh` (the event's id, unless the inbox had it) and writes only for it.
+ */
+export function twoStepInOneStatement<T extends EventType, P>(
+  outside: (event: Event<T>, db: Db) => Promise<P>,
+  statement: (event: Event<T>, prepared: P) => RawBuilder<unknown>,
+): TwoStepHandler<T> {
+  return {
+    outside,
+    inside: async (event, { trx }, prepared) => {
+      await sql`WITH fresh AS (SELECT ${event.eventId}::uuid AS event_id) ${statement(event, prepared as P)}`.execute(
+        trx,
+      );
+    },
+    statement: (event, prepared) => statement(event, prepared as P),
+  };
 }
 
 export type Handlers = { [T in EventType]?: Handler<T> | TwoStepHandler<T> };
@@ -718,6 +740,8 @@ export class StreamConsumer {
    * Returns the deliveries whose handler ran (the others were duplicates).
    */
   private async applyOnce(deliveries: Delivery[], prepared?: unknown): Promise<Applied> {
+    const inside = deliveries.length === 1 ? deliveries[0]!.handler.statement : undefined;
+    if (inside) return this.applyInOneStatement(deliveries, ([event]) => inside(event!, prepared));
     const statement = deliveries[0]?.statement;
     if (statement && deliveries.every((delivery) => delivery.statement === statement))
       return this.applyInOneStatement(deliveries, statement);

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
-import { twoStep, type Handlers } from '../bus/consumer.js';
+import { twoStepInOneStatement, type Handlers } from '../bus/consumer.js';
 import { logger } from '../logger.js';
+import type { Event } from '../events/catalogue.js';
 import type { Clinic } from '../receipt/receipt.js';
 import { RetryLaterError } from '../transient-errors.js';
 import { bookingReceiptJson, toBookingReceipt } from '../receipt/receipt-repository.js';
@@ -31,7 +32,7 @@ export function confirmationHandlers({
   from: string;
 }): Handlers {
   return {
-    BookingConfirmed: twoStep<'BookingConfirmed', boolean>(
+    BookingConfirmed: twoStepInOneStatement<'BookingConfirmed', boolean>(
       async (event, db) => {
         const bookingId = event.bookingId as string;
         // The intent, and a lease on it: two deliveries of one confirmation (a claim, a re-drive) never
@@ -77,6 +78,7 @@ export function confirmationHandlers({
         try {
           const booking = intent.booking ? toBookingReceipt(intent.booking) : null;
           await mailer.send(await confirmationFor(booking, event, { clinic, from }));
+          logger.info('confirmation sent', { channel, reference: event.data.reference });
         } catch (error) {
           // Not sent: the next attempt need not wait for the lease.
           await db
@@ -90,18 +92,14 @@ export function confirmationHandlers({
         }
         return true;
       },
-      async (event, { trx }, sentNow) => {
-        if (!sentNow) return;
-        await trx
-          .updateTable('confirmation.confirmations')
-          .set({ status: 'sent', sent_at: sql<Date>`now()`, lease_until: null })
-          .where('booking_id', '=', event.bookingId as string)
-          .execute();
-        logger.info('confirmation sent', { channel, reference: event.data.reference });
-      },
+      (event, sentNow) =>
+        sentNow
+          ? sql`UPDATE confirmation.confirmations SET status = 'sent', sent_at = now(), lease_until = NULL
+              WHERE booking_id = ${event.bookingId} AND EXISTS (SELECT 1 FROM fresh)`
+          : NOTHING,
     ),
     // One email per move, keyed by its invite SEQUENCE: a redelivery finds it sent.
-    BookingRescheduled: twoStep<'BookingRescheduled', boolean>(
+    BookingRescheduled: twoStepInOneStatement<'BookingRescheduled', boolean>(
       async (event, db) => {
         const message = await rescheduleFor(event, { clinic, from });
         const intent = await db
@@ -125,21 +123,12 @@ export function confirmationHandlers({
           .executeTakeFirst();
         if (!intent) return false;
         await mailer.send(message);
+        logger.info('reschedule notice sent', { channel, reference: event.data.reference });
         return true;
       },
-      async (event, { trx }, sentNow) => {
-        if (!sentNow) return;
-        await trx
-          .updateTable('confirmation.notices')
-          .set({ status: 'sent', sent_at: sql<Date>`now()` })
-          .where('booking_id', '=', event.bookingId as string)
-          .where('kind', '=', 'reschedule')
-          .where('sequence', '=', event.data.inviteSequence)
-          .execute();
-        logger.info('reschedule notice sent', { channel, reference: event.data.reference });
-      },
+      (event, sentNow) => (sentNow ? noticeSent(event, 'reschedule') : NOTHING),
     ),
-    BookingCancelled: twoStep<'BookingCancelled', boolean>(
+    BookingCancelled: twoStepInOneStatement<'BookingCancelled', boolean>(
       async (event, db) => {
         const bookingId = event.bookingId as string;
         const message = await cancellationFor(db, event, { clinic, from });
@@ -167,19 +156,23 @@ export function confirmationHandlers({
           .executeTakeFirst();
         if (!intent) return false;
         await mailer.send(message);
+        logger.info('cancellation sent', { channel, reference: event.data.reference });
         return true;
       },
-      async (event, { trx }, sentNow) => {
-        if (!sentNow) return;
-        await trx
-          .updateTable('confirmation.notices')
-          .set({ status: 'sent', sent_at: sql<Date>`now()` })
-          .where('booking_id', '=', event.bookingId as string)
-          .where('kind', '=', 'cancellation')
-          .where('sequence', '=', event.data.inviteSequence)
-          .execute();
-        logger.info('cancellation sent', { channel, reference: event.data.reference });
-      },
+      (event, sentNow) => (sentNow ? noticeSent(event, 'cancellation') : NOTHING),
     ),
   };
+}
+
+/** An inside with nothing to write: the message was sent before, only the inbox row is recorded. */
+const NOTHING = sql`SELECT 1`;
+
+/** A reschedule or cancellation notice marked sent, for a fresh event only (see twoStepInOneStatement). */
+function noticeSent(
+  event: Event<'BookingRescheduled' | 'BookingCancelled'>,
+  kind: 'reschedule' | 'cancellation',
+) {
+  return sql`UPDATE confirmation.notices SET status = 'sent', sent_at = now()
+    WHERE booking_id = ${event.bookingId} AND kind = ${kind} AND sequence = ${event.data.inviteSequence}
+      AND EXISTS (SELECT 1 FROM fresh)`;
 }

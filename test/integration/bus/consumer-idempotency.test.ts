@@ -1,5 +1,7 @@
 import { expect } from 'chai';
-import { twoStep } from '../../../lib/bus/consumer.js';
+import { sql } from 'kysely';
+import { twoStep, twoStepInOneStatement } from '../../../lib/bus/consumer.js';
+import { statementsSent } from '../../../lib/db/database.js';
 import { BusTestBed, configEvents, effectHandler, recordEffect } from '../../support/bus-harness.js';
 import { waitFor } from '../../support/wait.js';
 
@@ -156,6 +158,43 @@ describe('bus consumer: at-least-once delivery, one effect', function () {
       });
       expect(outside).to.deep.equal([event!.eventId]);
       expect(await bed.effects(event!.correlationId)).to.have.length(1);
+    });
+
+    it('sends an inside of one statement with its inbox row as one statement; a copy has no second effect', async () => {
+      const prefix = bed.newPrefix();
+      const [event] = configEvents(1);
+      const outside: string[] = [];
+      const handled: boolean[] = [];
+      await bed.consumer({
+        prefix,
+        group: 'two-step-one-statement',
+        handlers: {
+          ConfigChanged: twoStepInOneStatement<'ConfigChanged', string>(
+            async (seen) => {
+              outside.push(seen.eventId);
+              return 'answer';
+            },
+            (seen, answer) => sql`
+              INSERT INTO bus_test_effects (correlation_id, event_id, consumer)
+              SELECT ${seen.correlationId}::uuid, event_id, ${answer} FROM fresh`,
+          ),
+        },
+        hooks: { handled: ({ duplicate }) => handled.push(duplicate) },
+      });
+
+      const before = statementsSent();
+      await bed.publish(prefix, 'config', event!);
+      await waitFor(() => handled.length === 1, { message: 'the first entry handled' });
+      // The inbox row and the effect: one statement, where a transaction would send four.
+      expect(statementsSent() - before).to.equal(1);
+      await bed.publish(prefix, 'config', event!);
+      await waitFor(() => handled.length === 2, { message: 'the copy handled' });
+
+      expect(handled).to.deep.equal([false, true]);
+      expect(outside).to.deep.equal([event!.eventId, event!.eventId]);
+      expect(await bed.effects(event!.correlationId)).to.deep.equal([
+        { eventId: event!.eventId, consumer: 'answer' },
+      ]);
     });
   });
 });
