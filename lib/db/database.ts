@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { Kysely, PostgresDialect, type Transaction } from 'kysely';
+import { Kysely, PostgresDialect, sql, type Compilable, type CompiledQuery, type Transaction } from 'kysely';
 import pg from 'pg';
+import { prepareValue } from 'pg/lib/utils.js';
 import { errorFields, logger } from '../logger.js';
 import { RetryLaterError } from '../transient-errors.js';
 import type { Database } from './schema.js';
@@ -49,7 +50,7 @@ export function createDb(databaseUrl: string, options: DbOptions | number = {}):
     client.on('error', (error) => logger.warn('database connection lost', errorFields(error)));
   });
   return new Kysely<Database>({
-    dialect: new PostgresDialect({ pool: preparedStatements ? preparingPool(pool) : pool }),
+    dialect: new PostgresDialect({ pool: sendingPool(pool, preparedStatements) }),
     log: () => {
       statements++;
     },
@@ -64,13 +65,14 @@ const PLAN_CHANGED = '0A000';
 const NOT_PREPARED = '26000';
 
 /**
- * Sends every statement with parameters as a named (prepared) statement: PostgreSQL parses and plans
- * each distinct text once per connection, then only binds and executes it. Statements without
- * parameters (BEGIN, COMMIT, a migration's several statements) go as they are. When the server's copy
- * no longer fits (a migration changed the table under it) the text gets a new name and the error is
- * a transient one: the work is retried, and prepared anew.
+ * Sends every statement with parameters as a named (prepared) statement, unless `preparing` is off:
+ * PostgreSQL parses and plans each distinct text once per connection, then only binds and executes it.
+ * Statements without parameters (BEGIN, COMMIT, a migration's several statements) go as they are, and
+ * of several statements in one text the answer is the last's that is not BEGIN or COMMIT (see
+ * transactionWithEdges). When the server's copy no longer fits (a migration changed the table under
+ * it) the text gets a new name and the error is a transient one: the work is retried, and prepared anew.
  */
-function preparingPool(pool: pg.Pool) {
+function sendingPool(pool: pg.Pool, preparing: boolean) {
   const names = new Map<string, string>();
   let renamed = 0;
   const nameOf = (text: string) => {
@@ -93,17 +95,83 @@ function preparingPool(pool: pg.Pool) {
       throw new RetryLaterError(`prepared statement out of date (${code}); prepared anew on the retry`);
     }
   };
+  const plain = async (client: pg.PoolClient, text: string, values?: unknown[]) => {
+    const result = (await client.query(text, values)) as pg.QueryResult | pg.QueryResult[];
+    if (!Array.isArray(result)) return result;
+    const answers = result.filter(({ command }) => command !== 'BEGIN' && command !== 'COMMIT');
+    return answers.at(-1) ?? result.at(-1)!;
+  };
   return {
     async connect() {
       const client = await pool.connect();
       return {
         query: ((text: unknown, values?: unknown[]) =>
-          typeof text === 'string' && values && values.length > 0
+          preparing && typeof text === 'string' && values && values.length > 0
             ? prepared(client, text, values)
-            : client.query(text as never, values as never)) as pg.PoolClient['query'],
+            : plain(client, text as string, values)) as pg.PoolClient['query'],
         release: () => client.release(),
       };
     },
     end: () => pool.end(),
   };
+}
+
+/** A statement's text with its parameters written in as literals, for a text of several statements. */
+function inlined({ sql: text, parameters }: CompiledQuery): string {
+  return text.replace(/\$(\d+)/g, (_, n: string) => {
+    const value = prepareValue(parameters[Number(n) - 1]) as string | Buffer | null;
+    if (value === null) return 'NULL';
+    return Buffer.isBuffer(value) ? `'\\x${value.toString('hex')}'` : pg.escapeLiteral(value);
+  });
+}
+
+export interface TransactionEdges {
+  /** The transaction's first statement, sent with its BEGIN; its rows. */
+  begin<R>(statement: Compilable<R>): Promise<R[]>;
+  /** Its last statement, if any, sent with its COMMIT. */
+  commit(statement?: Compilable<unknown>): Promise<void>;
+}
+
+/**
+ * A transaction whose BEGIN goes with its first statement and whose COMMIT with its last, each pair as
+ * one query of two statements (their parameters written in as literals: no prepared plan for them):
+ * two round trips fewer than a transaction that sends BEGIN and COMMIT on their own. For a transaction
+ * that runs often and whose first and last statements are small and known (a consumer's inbox rows,
+ * its outbox rows). `work` must call `begin` before anything else; it is committed when `work`
+ * returns without having called `commit`, and rolled back when it throws.
+ */
+export async function transactionWithEdges<T>(
+  db: Db,
+  work: (trx: Trx, edges: TransactionEdges) => Promise<T>,
+): Promise<T> {
+  return db.connection().execute(async (connection) => {
+    let state = 'idle' as 'idle' | 'open' | 'ended';
+    const edges: TransactionEdges = {
+      async begin<R>(statement: Compilable<R>) {
+        if (state !== 'idle') throw new Error('the transaction has begun');
+        state = 'open';
+        const { rows } = await sql.raw<R>(`BEGIN; ${inlined(statement.compile())}`).execute(connection);
+        return rows;
+      },
+      async commit(statement?: Compilable<unknown>) {
+        if (state !== 'open') throw new Error('no transaction to commit');
+        state = 'ended';
+        await sql.raw(statement ? `${inlined(statement.compile())}; COMMIT` : 'COMMIT').execute(connection);
+      },
+    };
+    try {
+      // Between BEGIN and COMMIT the connection is what a Transaction is, less its own begin and commit.
+      const result = await work(connection as unknown as Trx, edges);
+      if (state === 'open') await edges.commit();
+      return result;
+    } catch (error) {
+      // After a failed "statement; COMMIT" the server has ended the transaction, or left it aborted.
+      if (state !== 'idle')
+        await sql
+          .raw('ROLLBACK')
+          .execute(connection)
+          .catch(() => undefined);
+      throw error;
+    }
+  });
 }

@@ -13,6 +13,37 @@ describe('bus consumer: at-least-once delivery, one effect', function () {
   afterEach(() => bed.stopAll());
   after(() => bed.close());
 
+  it("sends a handler's transaction as BEGIN with its inbox row, its own statement, and its outbox row with COMMIT", async () => {
+    const prefix = bed.newPrefix();
+    const [event] = configEvents(1);
+    const handled: boolean[] = [];
+    await bed.consumer({
+      prefix,
+      group: 'edges',
+      handlers: {
+        ConfigChanged: async (seen, context) => {
+          await recordEffect(context.trx, seen, 'edges');
+          context.emit('ConfigChanged', { ...seen.data, configVersion: seen.data.configVersion + 1 });
+        },
+      },
+      hooks: { handled: ({ duplicate }) => handled.push(duplicate) },
+    });
+
+    const before = statementsSent();
+    await bed.publish(prefix, 'config', event!);
+    await waitFor(() => handled.length === 1, { message: 'the entry handled' });
+    // Three round trips, where BEGIN and COMMIT on their own would make five.
+    expect(statementsSent() - before).to.equal(3);
+    expect(await bed.effects(event!.correlationId)).to.deep.equal([
+      { eventId: event!.eventId, consumer: 'edges' },
+    ]);
+    const { rows } = await sql<{ producer: string }>`
+      SELECT producer FROM bus.outbox WHERE causation_id = ${event!.eventId}`.execute(bed.db);
+    expect(rows).to.deep.equal([{ producer: 'edges' }]);
+    // No relay runs here: the row would go out with the next test's relay.
+    await sql`DELETE FROM bus.outbox WHERE causation_id = ${event!.eventId}`.execute(bed.db);
+  });
+
   it('gives an event published twice one effect, and acks both entries', async () => {
     const prefix = bed.newPrefix();
     const [event, other] = configEvents(2);

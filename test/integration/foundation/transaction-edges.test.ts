@@ -1,0 +1,135 @@
+import { randomUUID } from 'node:crypto';
+import { expect } from 'chai';
+import { sql } from 'kysely';
+import { createDb, statementsSent, transactionWithEdges, type Db } from '../../../lib/db/database.js';
+
+type Row = {
+  id: string;
+  a: string | null;
+  n: number | null;
+  at: Date | null;
+  ids: string[] | null;
+  doc: unknown;
+};
+
+for (const preparedStatements of [true, false]) {
+  describe(`a transaction with BEGIN and COMMIT sent with its first and last statements (prepared statements ${preparedStatements ? 'on' : 'off'})`, () => {
+    const table = `edges_${randomUUID().slice(0, 8)}`;
+    let db: Db;
+    let other: Db;
+    before(async () => {
+      // One connection: what a failure leaves on it shows in the next statement.
+      db = createDb(process.env.DATABASE_URL as string, { poolSize: 1, preparedStatements });
+      other = createDb(process.env.DATABASE_URL as string, 1);
+      await sql`CREATE TABLE ${sql.table(table)} (
+        id uuid PRIMARY KEY, a text, n integer, at timestamptz, ids uuid[], doc jsonb)`.execute(db);
+    });
+    after(async () => {
+      await sql`DROP TABLE ${sql.table(table)}`.execute(db);
+      await db.destroy();
+      await other.destroy();
+    });
+
+    const rows = () =>
+      other
+        .selectFrom(table as never)
+        .selectAll()
+        .orderBy('a' as never)
+        .execute() as Promise<Row[]>;
+    const insert = (target: Db, row: Partial<Row> & { id: string }) =>
+      target
+        .insertInto(table as never)
+        .values({ ...row, doc: row.doc === undefined ? null : JSON.stringify(row.doc) } as never);
+    beforeEach(() => sql`TRUNCATE ${sql.table(table)}`.execute(db));
+
+    it('commits the first, middle and last statements in three round trips, with the first one’s rows', async () => {
+      const [first, middle, last] = [randomUUID(), randomUUID(), randomUUID()];
+      const before = statementsSent();
+      const returned = await transactionWithEdges(db, async (trx, edges) => {
+        const inserted = await edges.begin(
+          insert(trx as never, { id: first, a: '1' }).returning('id' as never),
+        );
+        await insert(trx as never, { id: middle, a: '2' }).execute();
+        // Not visible outside before the commit.
+        expect(await rows()).to.deep.equal([]);
+        await edges.commit(insert(trx as never, { id: last, a: '3' }));
+        return inserted;
+      });
+      // The transaction's three, and the read from outside.
+      expect(statementsSent() - before).to.equal(4);
+      expect(returned).to.deep.equal([{ id: first }]);
+      expect((await rows()).map((row) => row.id)).to.deep.equal([first, middle, last]);
+    });
+
+    it('writes every kind of value in as a literal exactly as a parameter would', async () => {
+      const tricky = [
+        "it's a \\ backslash, a '' doubled quote and $1 $2 in text",
+        "E'\\x41' \u2014 \u20b9 1,200 \u0915\u094d\u0932\u093f\u0928\u093f\u0915 \n\t\r line breaks; COMMIT; --",
+      ];
+      const at = new Date('2026-12-02T10:15:30.123Z');
+      const doc = { quote: "'", backslash: '\\', nested: { list: [1, null, 'x'] }, nul: '\u0000'.length };
+      const ids = [randomUUID(), randomUUID()];
+      const values = [
+        { id: randomUUID(), a: tricky[0]!, n: -2_147_483_648, at, ids, doc },
+        { id: randomUUID(), a: tricky[1]!, n: null, at: null, ids: [], doc: null },
+      ];
+      await transactionWithEdges(db, async (trx, edges) => {
+        await edges.begin(insert(trx as never, values[0]!));
+        await edges.commit(insert(trx as never, values[1]!));
+      });
+      // The same rows through parameters, for comparison.
+      await insert(db, { ...values[0]!, id: randomUUID(), a: `${tricky[0]!} (parameters)` }).execute();
+      const stored = await rows();
+      const byText = new Map(stored.map((row) => [row.a, row]));
+      expect(byText.get(tricky[0]!)).to.deep.include({ n: -2_147_483_648, at, ids, doc });
+      expect(byText.get(tricky[1]!)).to.deep.include({ n: null, at: null, ids: [], doc: null });
+      const { id: _literal, a: _a, ...literal } = byText.get(tricky[0]!)!;
+      const { id: _parameter, a: _b, ...parameter } = byText.get(`${tricky[0]!} (parameters)`)!;
+      expect(literal).to.deep.equal(parameter);
+    });
+
+    it('rolls back what ran when the work throws, and leaves the connection outside any transaction', async () => {
+      const failure = new Error('the handler failed');
+      const error = await transactionWithEdges(db, async (trx, edges) => {
+        await edges.begin(insert(trx as never, { id: randomUUID(), a: 'first' }));
+        await insert(trx as never, { id: randomUUID(), a: 'middle' }).execute();
+        throw failure;
+      }).catch((caught: unknown) => caught);
+      expect(error).to.equal(failure);
+      // The pool's one connection: a statement on it now commits on its own, seen from another.
+      await insert(db, { id: randomUUID(), a: 'after' }).execute();
+      expect((await rows()).map((row) => row.a)).to.deep.equal(['after']);
+    });
+
+    it('rolls back everything when the last statement fails before its COMMIT', async () => {
+      const taken = randomUUID();
+      await insert(db, { id: taken, a: 'before' }).execute();
+      const error = await transactionWithEdges(db, async (trx, edges) => {
+        await edges.begin(insert(trx as never, { id: randomUUID(), a: 'first' }));
+        await edges.commit(insert(trx as never, { id: taken, a: 'duplicate' }));
+      }).catch((caught: unknown) => caught);
+      expect((error as { code?: string }).code, 'unique_violation').to.equal('23505');
+      await insert(db, { id: randomUUID(), a: 'next' }).execute();
+      expect((await rows()).map((row) => row.a)).to.deep.equal(['before', 'next']);
+    });
+
+    it('rolls back when the first statement fails after its BEGIN', async () => {
+      const taken = randomUUID();
+      await insert(db, { id: taken, a: 'before' }).execute();
+      const error = await transactionWithEdges(db, async (trx, edges) => {
+        await edges.begin(insert(trx as never, { id: taken, a: 'duplicate' }));
+      }).catch((caught: unknown) => caught);
+      expect((error as { code?: string }).code, 'unique_violation').to.equal('23505');
+      await insert(db, { id: randomUUID(), a: 'next' }).execute();
+      expect((await rows()).map((row) => row.a)).to.deep.equal(['before', 'next']);
+    });
+
+    it('commits on its own when the work returns without a last statement', async () => {
+      const id = randomUUID();
+      await transactionWithEdges(db, async (trx, edges) => {
+        await edges.begin(insert(trx as never, { id, a: 'only' }));
+      });
+      expect((await rows()).map((row) => row.id)).to.deep.equal([id]);
+    });
+  });
+}
