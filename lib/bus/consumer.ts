@@ -300,7 +300,7 @@ export class StreamConsumer {
 
   /** Reads whenever it has room: a slow handler holds one slot, not the whole consumer. */
   private async readLoop(): Promise<void> {
-    const { blockingRedis, group, consumer, transactionPerBatch } = this.options;
+    const { blockingRedis, group, transactionPerBatch } = this.options;
     const keys = this.streams.map((stream) => this.key(stream));
     const unread = keys.map(() => '>');
     const batchesInFlight = Math.min(BATCHES_IN_FLIGHT, this.transactions.size);
@@ -308,6 +308,8 @@ export class StreamConsumer {
       this.options.inFlight ?? (transactionPerBatch ? this.batchSize * batchesInFlight : this.batchSize);
     let reading = 0;
     let wakeReader: (() => void) | null = null;
+    // Entries of types this group skips, acknowledged with the next read (one round trip for both).
+    let skipped: Entry[] = [];
     const release = (count: number) => () => {
       reading -= count;
       wakeReader?.();
@@ -330,10 +332,14 @@ export class StreamConsumer {
       const count = Math.min(this.batchSize, capacity - reading);
       const args = ['COUNT', count, 'BLOCK', this.blockMs, 'STREAMS', ...keys, ...unread];
       let reply: ReadReply;
+      const acks = skipped;
+      skipped = [];
       try {
-        reply = (await blockingRedis.call('XREADGROUP', 'GROUP', group, consumer, ...args)) as ReadReply;
+        reply = await this.read(args, acks);
       } catch (error) {
-        if (!this.running) return;
+        // Acknowledged with the next read, if they were not now (an XACK twice is harmless).
+        skipped = acks;
+        if (!this.running) break;
         logger.warn('stream read failed; retrying', { group, ...errorFields(error) });
         // A Redis that restarted empty has lost its groups: create them again.
         if (String(error).includes('NOGROUP')) await this.ensureGroups().catch(() => {});
@@ -343,10 +349,9 @@ export class StreamConsumer {
       if (!reply) continue;
       // COUNT applies per stream: a read of several streams can return more than asked for.
       const read = reply.flatMap(([key, raw]) => this.toEntries(key, raw));
-      // Types this group has no handler for are acknowledged together, unparsed.
+      // Types this group has no handler for are acknowledged together, unparsed, with the next read.
       const entries = read.filter((entry) => !this.skips(entry));
-      if (entries.length < read.length)
-        void this.track(this.ackSkipped(read.filter((entry) => this.skips(entry))));
+      if (entries.length < read.length) skipped = read.filter((entry) => this.skips(entry));
       reading += entries.length;
       if (transactionPerBatch && entries.length > 1) {
         void this.processBatch(entries).finally(release(entries.length));
@@ -356,6 +361,30 @@ export class StreamConsumer {
       // A full read means a backlog: read on at once. Otherwise let the next entries gather.
       if (this.lingerMs > 0 && read.length < count) await this.linger();
     }
+    if (skipped.length > 0) await this.ackSkipped(skipped);
+  }
+
+  /**
+   * One XREADGROUP on the blocking connection, after the XACK of entries skipped by the read before
+   * in the same round trip. A failed XACK leaves them pending: a claim acknowledges them later.
+   */
+  private async read(args: (string | number)[], acks: Entry[]): Promise<ReadReply> {
+    const { blockingRedis, group, consumer } = this.options;
+    if (acks.length === 0)
+      return (await blockingRedis.call('XREADGROUP', 'GROUP', group, consumer, ...args)) as ReadReply;
+    const pipeline = blockingRedis.pipeline();
+    this.ackIn(pipeline, acks);
+    pipeline.call('XREADGROUP', 'GROUP', group, consumer, ...args);
+    const results = (await pipeline.exec()) ?? [];
+    const [readError, reply] = results.at(-1) ?? [new Error('no reply to the read')];
+    const ackError = results.slice(0, -1).find(([error]) => error)?.[0];
+    if (ackError)
+      logger.warn('ack of skipped entries failed; a claim will ack them', {
+        group,
+        ...errorFields(ackError),
+      });
+    if (readError) throw readError;
+    return reply as ReadReply;
   }
 
   private linger(): Promise<void> {

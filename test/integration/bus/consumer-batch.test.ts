@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { sql } from 'kysely';
 import { inOneStatement } from '../../../lib/bus/consumer.js';
 import { listDeadLetters } from '../../../lib/bus/dead-letters.js';
+import { createRedis } from '../../../lib/bus/redis.js';
 import { BusTestBed, configEvents, effectHandler, recordEffect } from '../../support/bus-harness.js';
 import { waitFor } from '../../support/wait.js';
 
@@ -121,6 +122,49 @@ describe('bus consumer: one transaction per read batch (transactionPerBatch)', f
       { message: 'the rest handled and acked' },
     );
     expect(await transactions(correlationId)).to.equal(2);
+  });
+
+  it('acknowledges entries of types it has no handler for with its next read, not with an XACK of their own', async () => {
+    const prefix = bed.newPrefix();
+    const group = 'skipping';
+    const [event] = configEvents(1);
+    // The commands connection, its XACKs counted by the entry ids they carry.
+    const commands = createRedis(bed.redisUrl, 'worker', 'skipping-commands');
+    const acked: string[] = [];
+    const xack = commands.xack.bind(commands) as (...args: (string | number)[]) => Promise<number>;
+    Object.assign(commands, {
+      xack: (...args: (string | number)[]) => {
+        acked.push(...args.slice(2).map(String));
+        return xack(...args);
+      },
+    });
+    try {
+      await bed.consumer({
+        prefix,
+        group,
+        redis: commands,
+        handlers: { ConfigChanged: effectHandler(group) },
+      });
+      const skippedAlone = { fields: ['type', 'ScheduleChanged', 'event', '{}'] };
+      const [alone] = await bed.publish(prefix, 'config', skippedAlone);
+      await waitFor(async () => (await bed.pending(prefix, 'config', group)) === 0, {
+        message: 'the skipped entry acknowledged',
+      });
+      const [beside, handled] = await bed.publish(prefix, 'config', skippedAlone, event!);
+      await waitFor(
+        async () =>
+          (await bed.effects(event!.correlationId)).length === 1 &&
+          (await bed.pending(prefix, 'config', group)) === 0,
+        { message: 'both acknowledged' },
+      );
+      expect(acked).to.include(handled);
+      expect(acked).to.not.include(alone);
+      expect(acked).to.not.include(beside);
+      expect(await bed.groupInfo(prefix, 'config', group)).to.include({ 'entries-read': 3, pending: 0 });
+    } finally {
+      await bed.stopAll();
+      commands.disconnect();
+    }
   });
 
   it('rolls a batch back when one handler fails, then handles each entry on its own', async () => {
