@@ -6,6 +6,7 @@ import { AxeBuilder } from '@axe-core/playwright';
 import { expect } from 'chai';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { projectRoot } from '../../lib/paths.js';
+import { BOOKING_LEAD_MINUTES } from '../../lib/scheduling/slot-rules.js';
 import { buildUser } from './factories.js';
 
 export const WIDTHS = { phone: { width: 360, height: 780 }, desktop: { width: 1280, height: 900 } };
@@ -84,12 +85,21 @@ export async function wizardReady(page: Page): Promise<void> {
 }
 
 /**
- * On a slot picker: chooses the shown day's first free time (by role: the day's group of radios,
- * the enabled ones) and answers its label ("09:15") and start.
+ * On a slot picker: chooses the shown day's first free time that starts ten minutes or more past the
+ * booking lead time, else its last free time (by role: the day's group of radios, the enabled ones),
+ * and answers its label ("09:15") and start. The first free time of today may stop being offered
+ * between a step and the next (a reload, a step back) when the lead time passes it meanwhile.
  */
 export async function pickFreeTime(page: Page): Promise<{ time: string; start: string }> {
   const day = page.getByRole('group', { name: /^Times on / });
-  const radio = day.getByRole('radio', { disabled: false }).first();
+  const radios = day.getByRole('radio', { disabled: false });
+  await radios.first().waitFor();
+  const starts = await radios.evaluateAll((inputs) =>
+    inputs.map((input) => (input as unknown as { value: string }).value),
+  );
+  const safe = Date.now() + (BOOKING_LEAD_MINUTES + 10) * 60_000;
+  const index = starts.findIndex((value) => Date.parse(value) >= safe);
+  const radio = radios.nth(index >= 0 ? index : starts.length - 1);
   await radio.check();
   const start = (await radio.getAttribute('value')) ?? '';
   const time = await radio.evaluate((input) =>
