@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { sql } from 'kysely';
-import { createDb, statementsSent, transactionWithEdges, type Db } from '../../../lib/db/database.js';
+import {
+  createDb,
+  statementsSent,
+  transactionWithEdges,
+  type Db,
+  type TransactionEdges,
+} from '../../../lib/db/database.js';
 
 type Row = {
   id: string;
@@ -101,28 +107,33 @@ for (const preparedStatements of [true, false]) {
       expect((await rows()).map((row) => row.a)).to.deep.equal(['after']);
     });
 
-    it('rolls back everything when the last statement fails before its COMMIT', async () => {
-      const taken = randomUUID();
-      await insert(db, { id: taken, a: 'before' }).execute();
-      const error = await transactionWithEdges(db, async (trx, edges) => {
-        await edges.begin(insert(trx as never, { id: randomUUID(), a: 'first' }));
-        await edges.commit(insert(trx as never, { id: taken, a: 'duplicate' }));
-      }).catch((caught: unknown) => caught);
-      expect((error as { code?: string }).code, 'unique_violation').to.equal('23505');
-      await insert(db, { id: randomUUID(), a: 'next' }).execute();
-      expect((await rows()).map((row) => row.a)).to.deep.equal(['before', 'next']);
-    });
-
-    it('rolls back when the first statement fails after its BEGIN', async () => {
-      const taken = randomUUID();
-      await insert(db, { id: taken, a: 'before' }).execute();
-      const error = await transactionWithEdges(db, async (trx, edges) => {
-        await edges.begin(insert(trx as never, { id: taken, a: 'duplicate' }));
-      }).catch((caught: unknown) => caught);
-      expect((error as { code?: string }).code, 'unique_violation').to.equal('23505');
-      await insert(db, { id: randomUUID(), a: 'next' }).execute();
-      expect((await rows()).map((row) => row.a)).to.deep.equal(['before', 'next']);
-    });
+    const failing: [string, (trx: Db, edges: TransactionEdges, taken: string) => Promise<void>][] = [
+      [
+        'the last statement fails before its COMMIT',
+        async (trx, edges, taken) => {
+          await edges.begin(insert(trx, { id: randomUUID(), a: 'first' }));
+          await edges.commit(insert(trx, { id: taken, a: 'duplicate' }));
+        },
+      ],
+      [
+        'the first statement fails after its BEGIN',
+        async (trx, edges, taken) => {
+          await edges.begin(insert(trx, { id: taken, a: 'duplicate' }));
+        },
+      ],
+    ];
+    for (const [when, work] of failing) {
+      it(`rolls back everything when ${when}`, async () => {
+        const taken = randomUUID();
+        await insert(db, { id: taken, a: 'before' }).execute();
+        const error = await transactionWithEdges(db, (trx, edges) => work(trx as never, edges, taken)).catch(
+          (caught: unknown) => caught,
+        );
+        expect((error as { code?: string }).code, 'unique_violation').to.equal('23505');
+        await insert(db, { id: randomUUID(), a: 'next' }).execute();
+        expect((await rows()).map((row) => row.a)).to.deep.equal(['before', 'next']);
+      });
+    }
 
     it('commits on its own when the work returns without a last statement', async () => {
       const id = randomUUID();
