@@ -108,6 +108,8 @@ interface StepResult {
   /** Commands the Redis server ran (INFO commandstats, every client), in all and by command, per booking. */
   redisCommandsPerBooking: number;
   redisCommandsByType: Record<string, number>;
+  /** Requests the Redis server read from its clients (INFO stats total_reads_processed): its round trips. */
+  redisReadsPerBooking: number;
   rowsInsertedPerBooking: number;
   rowsUpdatedPerBooking: number;
   cpuPercent: Record<string, number>;
@@ -178,6 +180,7 @@ class Bench {
     updated: number;
     statements: Map<string, number>;
     redisCommands: Map<string, number>;
+    redisReads: number;
   }> {
     const { rows } = await this.pool.query<{ c: string; i: string; u: string }>(
       'SELECT xact_commit AS c, tup_inserted AS i, tup_updated AS u FROM pg_stat_database WHERE datname = current_database()',
@@ -190,12 +193,14 @@ class Bench {
       /^cmdstat_([\w|]+):calls=(\d+)/gm,
     ))
       redisCommands.set(command!.toUpperCase(), Number(calls));
+    const redisReads = Number(/^total_reads_processed:(\d+)/m.exec(await this.redis.info('stats'))?.[1] ?? 0);
     return {
       commits: Number(rows[0]!.c),
       inserted: Number(rows[0]!.i),
       updated: Number(rows[0]!.u),
       statements,
       redisCommands,
+      redisReads,
     };
   }
 
@@ -314,6 +319,7 @@ class Bench {
         ]),
       ),
       ...redisCommandsPerBooking(before.redisCommands, after.redisCommands, bookings),
+      redisReadsPerBooking: round((after.redisReads - before.redisReads) / bookings, 1),
       rowsInsertedPerBooking: round((after.inserted - before.inserted) / bookings, 1),
       rowsUpdatedPerBooking: round((after.updated - before.updated) / bookings, 1),
       cpuPercent,
@@ -611,7 +617,7 @@ async function main(): Promise<void> {
             s.redisCommandsByType,
           )
             .map(([k, v]) => `${k} ${v}`)
-            .join(', ')}, …)`,
+            .join(', ')}, …), in ${s.redisReadsPerBooking} round trips`,
         );
       }
       out(
