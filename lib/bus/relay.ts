@@ -64,6 +64,12 @@ export class OutboxRelay {
   private unmarked: string[] = [];
   private markTimer: NodeJS.Timeout | null = null;
   private readonly direct = new Set<Promise<void>>();
+  /** publishCommitted calls of this turn of the event loop, sent together. */
+  private queued: {
+    events: readonly Event[];
+    alsoSend?: (pipeline: ChainableCommander) => void;
+    settled: (error?: unknown) => void;
+  }[] = [];
   private readonly pollMs: number;
   private readonly directGraceMs: number;
   private readonly batchSize: number;
@@ -120,39 +126,64 @@ export class OutboxRelay {
    * must not go out for a transaction that rolled back). What fails here stays in the outbox for a
    * relay, after directGraceMs. `alsoSend` adds commands to the same pipeline (a consumer's XACK of
    * the entry that caused the events: one round trip for both); the promise settles with those
-   * commands alone, and rejects if one of them failed. Without `alsoSend` it never rejects.
+   * commands alone, and rejects if one of them failed. Without `alsoSend` it never rejects. The calls
+   * made in one turn of the event loop (commits of handlers side by side) share one pipeline.
    */
   publishCommitted(
     events: readonly Event[],
     alsoSend?: (pipeline: ChainableCommander) => void,
   ): Promise<void> {
     if (events.length === 0 && !alsoSend) return Promise.resolve();
+    const call = { events, alsoSend, settled: null as unknown as (error?: unknown) => void };
+    const done = new Promise<void>((resolve, reject) => {
+      call.settled = (error) => (error ? reject(error) : resolve());
+    });
+    this.queued.push(call);
+    if (this.queued.length === 1) {
+      const work = new Promise<void>((resolve) =>
+        setImmediate(() => void this.sendQueued().finally(resolve)),
+      );
+      this.direct.add(work);
+      void work.finally(() => this.direct.delete(work));
+    }
+    // Without alsoSend nothing can fail for the caller: it learns only that the XADDs went (or not).
+    return alsoSend ? done : done.catch(() => {});
+  }
+
+  /** One pipeline for every queued publication; each caller settles with its own commands. */
+  private async sendQueued(): Promise<void> {
+    const calls = this.queued.splice(0);
     const { redis, prefix, hooks } = this.options;
     const pipeline = redis.pipeline();
-    for (const event of events)
-      pipeline.xadd(streamKey(prefix, streamOf(event.type)), '*', ...entryFields(event));
-    alsoSend?.(pipeline);
-    const sent = pipeline.exec().then((results) => results ?? []);
-    const work = sent
-      .then((results) => {
-        if (events.length === 0) return;
-        const failed = results.slice(0, events.length).find(([error]) => error);
-        if (failed) throw failed[0];
+    const spans = calls.map(({ events, alsoSend }) => {
+      const from = pipeline.length;
+      for (const event of events)
+        pipeline.xadd(streamKey(prefix, streamOf(event.type)), '*', ...entryFields(event));
+      const added = pipeline.length;
+      alsoSend?.(pipeline);
+      return { from, added, to: pipeline.length };
+    });
+    let results: [Error | null, unknown][];
+    try {
+      results = (await pipeline.exec()) ?? [];
+    } catch (error) {
+      logger.warn('publishing after commit failed; a relay will', errorFields(error));
+      for (const call of calls) call.settled(error);
+      return;
+    }
+    for (const [index, { events, settled }] of calls.entries()) {
+      const { from, added, to } = spans[index]!;
+      const failedEvent = results.slice(from, added).find(([error]) => error);
+      if (failedEvent) {
+        logger.warn('publishing after commit failed; a relay will', errorFields(failedEvent[0]));
+      } else if (events.length > 0) {
         const oldest = Math.min(...events.map((event) => Date.parse(event.occurredAt)));
         hooks?.published?.({ count: events.length, lagMs: Date.now() - oldest });
         this.unmarked.push(...events.map((event) => event.eventId));
         this.markTimer ??= setTimeout(() => void this.markPublished(), MARK_DELAY_MS);
-      })
-      .catch((error) => {
-        logger.warn('publishing after commit failed; a relay will', errorFields(error));
-      })
-      .finally(() => this.direct.delete(work));
-    this.direct.add(work);
-    if (!alsoSend) return work;
-    return sent.then((results) => {
-      const failed = results.slice(events.length).find(([error]) => error);
-      if (failed) throw failed[0];
-    });
+      }
+      settled(results.slice(added, to).find(([error]) => error)?.[0] ?? undefined);
+    }
   }
 
   /** One UPDATE for the events published since the last: the relays' fallback no longer takes them. */

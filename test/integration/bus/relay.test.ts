@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { appendToOutbox, notifyOutbox } from '../../../lib/bus/outbox.js';
+import { createRedis } from '../../../lib/bus/redis.js';
 import type { Event } from '../../../lib/events/catalogue.js';
 import { BusTestBed, configEvents, effectHandler } from '../../support/bus-harness.js';
 import { waitFor } from '../../support/wait.js';
@@ -179,6 +180,46 @@ describe('bus outbox relay', function () {
     // (an entry left unacknowledged is claimed again after claimIdleMs and settled as a copy).
     await waitFor(async () => (await pending()) === 0, { message: 'the handled entries acknowledged' });
     expect(copies).to.equal(0);
+  });
+
+  it('sends the publications of one turn of the event loop in one pipeline, each caller told of its own commands', async () => {
+    const prefix = bed.newPrefix();
+    const commands = createRedis(bed.redisUrl, 'worker', 'relay-pipelines');
+    let pipelines = 0;
+    const pipeline = commands.pipeline.bind(commands);
+    Object.assign(commands, {
+      pipeline: (...args: Parameters<typeof pipeline>) => {
+        pipelines += 1;
+        return pipeline(...args);
+      },
+    });
+    try {
+      const relay = await bed.relay({ prefix, redis: commands, pollMs: 60_000, directGraceMs: 60_000 });
+      const events = configEvents(5);
+      const key = bed.key(prefix, 'config');
+      // Commits of handlers side by side: their publications come in the same turn.
+      const settled = await Promise.allSettled([
+        relay.publishCommitted([events[0]!]),
+        relay.publishCommitted([events[1]!, events[2]!], (p) => p.set(`${prefix}first`, '1')),
+        relay.publishCommitted([events[3]!], (p) => p.call('XACK', key)),
+        relay.publishCommitted([events[4]!], (p) => p.set(`${prefix}second`, '2')),
+      ]);
+      expect(pipelines).to.equal(1);
+      expect(settled.map((outcome) => outcome.status)).to.deep.equal([
+        'fulfilled',
+        'fulfilled',
+        'rejected',
+        'fulfilled',
+      ]);
+      const entries = await bed.redis.xrange(key, '-', '+');
+      expect(entries.map(([, fields]) => (JSON.parse(fields[3]!) as Event).eventId)).to.deep.equal(
+        events.map((event) => event.eventId),
+      );
+      expect(await bed.redis.mget(`${prefix}first`, `${prefix}second`)).to.deep.equal(['1', '2']);
+    } finally {
+      await bed.stopAll();
+      commands.disconnect();
+    }
   });
 
   it("leaves a consumer's rows to its own process for the grace, then publishes them as lost", async () => {
