@@ -297,10 +297,18 @@ describe('reschedule saga end to end (the Procfile processes)', function () {
     const patient = await patientClient(web.app, web.db);
     const [from, a, b] = (await freeSlots(patient, 3)) as [SlotView, SlotView, SlotView];
     const booking = await confirmedAt(patient, from);
-    const answers = await Promise.all([
-      patient.post(`/api/bookings/${booking.id}/reschedule`, { slotStart: a.start }),
-      patient.post(`/api/bookings/${booking.id}/reschedule`, { slotStart: b.start }),
-    ]);
+    // Scheduling stopped meanwhile: the first move cannot settle before the second is answered, as
+    // it could on a fast run (the second request then finds nothing in progress, rightly).
+    expect(await system.kill('scheduling', 'SIGTERM')).to.deep.equal({ code: 0, signal: null });
+    let answers: Awaited<ReturnType<typeof patient.post>>[];
+    try {
+      answers = await Promise.all([
+        patient.post(`/api/bookings/${booking.id}/reschedule`, { slotStart: a.start }),
+        patient.post(`/api/bookings/${booking.id}/reschedule`, { slotStart: b.start }),
+      ]);
+    } finally {
+      await system.launch('scheduling');
+    }
     expect(answers.map((res) => res.status).sort()).to.deep.equal([202, 409]);
     const winner = answers[0]?.status === 202 ? a : b;
     const done = await changeSettled(patient, booking.id, BOOKED_AT.length + MOVED.length);
