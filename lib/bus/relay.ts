@@ -173,16 +173,19 @@ export class OutboxRelay {
     }
     for (const [index, { events, settled }] of calls.entries()) {
       const { from, added, to } = spans[index]!;
-      const failedEvent = results.slice(from, added).find(([error]) => error);
-      if (failedEvent) {
-        logger.warn('publishing after commit failed; a relay will', errorFields(failedEvent[0]));
-      } else if (events.length > 0) {
+      settled(results.slice(added, to).find(([error]) => error)?.[0] ?? undefined);
+      try {
+        const failedEvent = results.slice(from, added).find(([error]) => error);
+        if (failedEvent) throw failedEvent[0];
+        if (events.length === 0) continue;
         const oldest = Math.min(...events.map((event) => Date.parse(event.occurredAt)));
         hooks?.published?.({ count: events.length, lagMs: Date.now() - oldest });
         this.unmarked.push(...events.map((event) => event.eventId));
         this.markTimer ??= setTimeout(() => void this.markPublished(), MARK_DELAY_MS);
+      } catch (error) {
+        // A failed XADD (or hook) leaves the rows unmarked: a relay publishes them after the grace.
+        logger.warn('publishing after commit failed; a relay will', errorFields(error));
       }
-      settled(results.slice(added, to).find(([error]) => error)?.[0] ?? undefined);
     }
   }
 
