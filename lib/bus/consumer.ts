@@ -13,7 +13,7 @@ import {
 import { errorFields, logger } from '../logger.js';
 import { isTransient } from '../transient-errors.js';
 import type { BusHooks } from './hooks.js';
-import { outboxRows, republishCausedBy } from './outbox.js';
+import { outboxInsert, republishCausedBy } from './outbox.js';
 import { Semaphore } from './semaphore.js';
 import { DEAD_LETTER_STREAM, streamKey } from './redis.js';
 
@@ -809,9 +809,7 @@ export class StreamConsumer {
           };
           await runWithContext(contextOf(event), () => handler.inside(event, { trx, emit }, prepared));
         }
-        await edges.commit(
-          outgoing.length > 0 ? trx.insertInto('bus.outbox').values(outboxRows(outgoing, group)) : undefined,
-        );
+        await edges.commit(outgoing.length > 0 ? outboxInsert(trx, outgoing, group) : undefined);
         return { ran, outgoing, republished };
       });
     const { ran, outgoing, republished } = await this.transactions.run(transaction);

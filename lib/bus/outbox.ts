@@ -23,7 +23,12 @@ export async function appendToOutbox(
   producer: string | null = null,
 ): Promise<void> {
   if (events.length === 0) return;
-  await trx.insertInto('bus.outbox').values(outboxRows(events, producer)).execute();
+  await outboxInsert(trx, events, producer).execute();
+}
+
+/** The insert of events' outbox rows, unsent (for a transaction that sends it with its COMMIT). */
+export function outboxInsert(trx: Trx | Db, events: readonly Event[], producer: string | null = null) {
+  return trx.insertInto('bus.outbox').values(outboxRows(events, producer));
 }
 
 /** The outbox rows of events, for a producer that writes them within a statement of its own. */
