@@ -289,9 +289,10 @@ export class OutboxRelay {
     const client = await listenOn(this.options.databaseUrl, OUTBOX_CHANNEL, {
       notification: () => this.kick(),
       lost: (error) => {
+        // A listener ended by stop(), or one already replaced, is not a loss.
+        if (this.listener !== client) return;
         // Polling keeps the relay going meanwhile; the listener comes back on its own.
         logger.warn('outbox listener lost; polling until it is back', error ? errorFields(error) : {});
-        if (this.listener !== client) return;
         this.listener = null;
         this.scheduleRelisten();
       },

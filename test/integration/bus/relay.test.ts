@@ -1,7 +1,11 @@
+import { Writable } from 'node:stream';
 import { expect } from 'chai';
-import { appendToOutbox, notifyOutbox } from '../../../lib/bus/outbox.js';
+import { sql } from 'kysely';
+import winston from 'winston';
+import { appendToOutbox, notifyOutbox, OUTBOX_CHANNEL } from '../../../lib/bus/outbox.js';
 import { createRedis } from '../../../lib/bus/redis.js';
 import type { Event } from '../../../lib/events/catalogue.js';
+import { logger } from '../../../lib/logger.js';
 import { BusTestBed, configEvents, effectHandler } from '../../support/bus-harness.js';
 import { waitFor } from '../../support/wait.js';
 
@@ -240,5 +244,52 @@ describe('bus outbox relay', function () {
       [fromWeb!.eventId]: 1,
       [lost!.eventId]: 1,
     });
+  });
+
+  /** The warnings logged while `work` runs; the logger's other transports are muted meanwhile. */
+  async function warningsDuring(work: (warnings: string[]) => Promise<void>): Promise<string[]> {
+    const warnings: string[] = [];
+    const capture = new winston.transports.Stream({
+      level: 'warn',
+      stream: new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          warnings.push((JSON.parse(chunk.toString()) as { message: string }).message);
+          done();
+        },
+      }),
+    });
+    const others = logger.transports.map((transport) => [transport, transport.silent] as const);
+    const { silent, level } = logger;
+    for (const [transport] of others) transport.silent = true;
+    logger.silent = false;
+    logger.level = 'warn';
+    logger.add(capture);
+    try {
+      await work(warnings);
+    } finally {
+      logger.remove(capture);
+      logger.silent = silent;
+      logger.level = level;
+      for (const [transport, wasSilent] of others) transport.silent = wasSilent;
+    }
+    return warnings;
+  }
+
+  it('warns when its listener is lost, and not when stop() ends it', async () => {
+    const prefix = bed.newPrefix();
+    const lost = 'outbox listener lost; polling until it is back';
+    const onStop = await warningsDuring(async () => {
+      const relay = await bed.relay({ prefix });
+      await relay.stop();
+    });
+    expect(onStop).to.deep.equal([]);
+
+    const onLoss = await warningsDuring(async (warnings) => {
+      await bed.relay({ prefix });
+      await sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+        WHERE datname = current_database() AND query = ${`LISTEN ${OUTBOX_CHANNEL}`}`.execute(bed.db);
+      await waitFor(() => warnings.includes(lost), { message: 'the loss logged' });
+    });
+    expect(onLoss.filter((message) => message === lost)).to.have.length(1);
   });
 });
