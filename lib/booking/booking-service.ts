@@ -1,11 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { sql, type ExpressionBuilder } from 'kysely';
+import { CompiledQuery, sql, type ExpressionBuilder } from 'kysely';
 import { outboxRows } from '../bus/outbox.js';
 import type { Clock } from '../clock.js';
 import { bookableServices } from '../catalogue/catalogue-service.js';
 import type { Db, Trx } from '../db/database.js';
 import type { Booking, PatientGender } from '../db/schema.js';
 import { ConflictError, TooManyRequestsError, ValidationError } from '../errors.js';
+import { RetryLaterError } from '../transient-errors.js';
 import { createEvent, type Event } from '../events/catalogue.js';
 import { readSchedule } from '../scheduling/schedule-repository.js';
 import {
@@ -371,8 +372,12 @@ type ViewRow = Pick<
 > & { lines: ViewLine[]; steps: ViewEvent[] };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const VIEW_STATEMENT = 'booking_view';
-const PREPARE_VIEW = sql`PREPARE ${sql.raw(VIEW_STATEMENT)} (uuid) AS
+/**
+ * The booking, its services and its timeline in one statement (one snapshot). It has a parameter, so
+ * the pool sends it as a named statement (lib/db/database.ts): each connection parses and plans it
+ * once, not on every poll. Its text is built once, here: the poll compiles nothing.
+ */
+const ONE_BOOKING_VIEW = `
   SELECT b.id, b.user_id, b.reference, b.status, b.reason, b.correlation_id, b.created_at, b.patient_name,
     b.patient_gender, b.patient_date_of_birth, b.base_paise, b.discount_basis_points, b.discount_paise,
     b.final_paise, b.discount_applied, b.slot_start, b.slot_end, b.change, b.change_slot_start,
@@ -381,34 +386,25 @@ const PREPARE_VIEW = sql`PREPARE ${sql.raw(VIEW_STATEMENT)} (uuid) AS
       FROM booking.booking_services line WHERE line.booking_id = b.id) AS lines,
     (SELECT coalesce(json_agg(json_build_object('type', step.type, 'occurredAt', step.occurred_at)
         ORDER BY step.occurred_at,
-          array_position(ARRAY[${sql.join(SAGA_STEP_ORDER.map((type) => sql.lit(type)))}]::text[], step.type),
+          array_position(ARRAY[${SAGA_STEP_ORDER.map((type) => `'${type}'`).join(', ')}]::text[], step.type),
           step.event_id), '[]')
       FROM booking.timeline step WHERE step.booking_id = b.id) AS steps
   FROM booking.bookings b WHERE b.id = $1`;
-/** invalid_sql_statement_name: this connection has not prepared it (new, or replaced by the pool). */
-const NOT_PREPARED = '26000';
-/** feature_not_supported: a migration changed the columns' types under the prepared statement. */
-const PLAN_CHANGED = '0A000';
 
 /**
- * The booking, its services and its timeline in one statement (one snapshot), executed as a statement
- * the connection prepared: PostgreSQL parses and plans it once per connection, not on every poll.
- * EXECUTE takes no bind parameters, so the id goes in as a literal; it is a checked UUID.
+ * One booking's view row. A connection whose copy of the statement is gone or out of date (a migration
+ * changed a column under it) fails with RetryLaterError and the statement gets a new name: read again
+ * at once, it is prepared anew.
  */
 async function readOneBookingView(db: Db, id: string): Promise<ViewRow | null> {
-  const execute = sql<ViewRow>`EXECUTE ${sql.raw(VIEW_STATEMENT)} (${sql.lit(id)})`;
-  return db.connection().execute(async (connection) => {
-    const run = async () => (await execute.execute(connection)).rows[0] ?? null;
-    try {
-      return await run();
-    } catch (error) {
-      const code = (error as { code?: string }).code;
-      if (code !== NOT_PREPARED && code !== PLAN_CHANGED) throw error;
-      if (code === PLAN_CHANGED) await sql`DEALLOCATE ${sql.raw(VIEW_STATEMENT)}`.execute(connection);
-      await PREPARE_VIEW.execute(connection);
-      return run();
-    }
-  });
+  const read = async () =>
+    (await db.executeQuery<ViewRow>(CompiledQuery.raw(ONE_BOOKING_VIEW, [id]))).rows[0] ?? null;
+  try {
+    return await read();
+  } catch (error) {
+    if (!(error instanceof RetryLaterError)) throw error;
+    return read();
+  }
 }
 
 async function readBookingViews(
