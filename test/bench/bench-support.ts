@@ -2,7 +2,7 @@
 // flight, the Express + one query ceiling in a process of its own, and a process's CPU and memory.
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 import type { Db } from '../../lib/db/database.js';
@@ -100,6 +100,36 @@ export function processFigures(pid: number): { cpuSeconds: number; peakRssMb: nu
   } catch {
     return { cpuSeconds: 0, peakRssMb: 0 };
   }
+}
+
+/** The fields of /proc/<pid>/stat after the command name (state first), or null once it has gone. */
+function statFields(pid: number): string[] | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * CPU seconds of all of PostgreSQL so far: the postmaster with its children that have ended (their time
+ * is added to its own when it reaps them) and those alive: every backend, also one that closed during a
+ * step, and the WAL writer, checkpointer and autovacuum that the writes cost. `backendPid` is any
+ * backend's (its parent is the postmaster). Counts every database's work: run a benchmark alone.
+ */
+export function postgresCpuSeconds(backendPid: number): number {
+  const postmaster = Number(statFields(backendPid)?.[1] ?? 0);
+  const own = statFields(postmaster);
+  if (!own) return 0;
+  // utime, stime, then cutime, cstime: the ended children's.
+  let ticks = Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14]);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const fields = statFields(Number(entry));
+    if (fields && Number(fields[1]) === postmaster) ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks / CLK_TCK;
 }
 
 export async function requestsPerSec(

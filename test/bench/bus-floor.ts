@@ -5,7 +5,9 @@
 // per hop an inbox row, an outbox row, the XADD and the XACK. This process is the web's part: it commits
 // each chain's first event to the outbox and publishes it itself. Offered open loop at fixed rates,
 // it gives the CPU a chain costs (stages, PostgreSQL, Redis) and the chain's latency, so the system's
-// figures can be read against what the architecture alone takes here.
+// figures can be read against what the architecture alone takes here. The same chain with stages
+// written by hand (hand-hop-stage.ts: one round trip per transaction, nothing else) shows what the bus
+// itself adds.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
@@ -16,7 +18,7 @@ import { createRedis } from '../../lib/bus/redis.js';
 import { OutboxRelay } from '../../lib/bus/relay.js';
 import { createDb } from '../../lib/db/database.js';
 import { createEvent } from '../../lib/events/catalogue.js';
-import { processFigures } from './bench-support.js';
+import { postgresCpuSeconds, processFigures } from './bench-support.js';
 
 /** The saga's hops from the web's commit to BookingConfirmed (the system bench's saga time). */
 export const CRITICAL_PATH_HOPS = 5;
@@ -29,7 +31,7 @@ export interface FloorStep {
   doneInWindow: number;
   /** Stage processes, PostgreSQL and Redis, per chain (the driver's own CPU is apart). */
   cpuMsPerChain: number;
-  /** Of cpuMsPerChain: the stage processes, PostgreSQL's backends, Redis. */
+  /** Of cpuMsPerChain: the stage processes, all of PostgreSQL's processes, Redis. */
   cpuMsPerChainBy: { stages: number; postgres: number; redis: number };
   driverCpuMsPerChain: number;
   latencyMs: { p50: number; p99: number };
@@ -41,8 +43,15 @@ const round = (value: number, digits = 0) => Number(value.toFixed(digits));
 const quantile = (sorted: number[], q: number) =>
   sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 
-function startStage(stage: number, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/bench/hop-stage.ts'], {
+/** The stage processes: the real bus (hop-stage.ts), or the bare minimum of a hop written by hand. */
+export type FloorStages = 'bus' | 'by hand';
+const STAGE_SCRIPTS: Record<FloorStages, string> = {
+  bus: 'test/bench/hop-stage.ts',
+  'by hand': 'test/bench/hand-hop-stage.ts',
+};
+
+function startStage(stage: number, stages: FloorStages, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', STAGE_SCRIPTS[stages]], {
     env: { ...env, HOP_STAGE: String(stage), HOPS: String(CRITICAL_PATH_HOPS) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -54,13 +63,17 @@ function startStage(stage: number, env: NodeJS.ProcessEnv): Promise<ChildProcess
   });
 }
 
-/** Runs the chain at each rate for `seconds`, one step after the other; stops its processes at the end. */
+/**
+ * Runs the chain at each rate for `seconds`, one step after the other, after `warmUpSeconds` at the first
+ * rate (connections, prepared plans, and code the JIT has optimised: a running system's steady state);
+ * stops its processes at the end.
+ */
 export async function busFloor(
   environment: { databaseUrl: string; redisUrl: string; redisPrefix: string },
-  rates: number[],
-  seconds: number,
+  options: { stages: FloorStages; rates: number[]; seconds: number; warmUpSeconds: number },
 ): Promise<FloorStep[]> {
-  const base = `${environment.redisPrefix}floor:`;
+  const { stages: kind, rates, seconds, warmUpSeconds } = options;
+  const base = `${environment.redisPrefix}floor-${kind === 'bus' ? 'bus' : 'hand'}:`;
   const db = createDb(environment.databaseUrl, 16);
   const pool = new pg.Pool({ connectionString: environment.databaseUrl, max: 2 });
   const redis = createRedis(environment.redisUrl, 'worker', `${DRIVER}:commands`);
@@ -82,7 +95,7 @@ export async function busFloor(
       REDIS_URL: environment.redisUrl,
       BUS_FLOOR_PREFIX: base,
     };
-    for (let stage = 1; stage <= CRITICAL_PATH_HOPS; stage++) stages.push(await startStage(stage, env));
+    for (let stage = 1; stage <= CRITICAL_PATH_HOPS; stage++) stages.push(await startStage(stage, kind, env));
     await relay.start();
     const redisPid = Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1] ?? 0);
 
@@ -114,12 +127,9 @@ export async function busFloor(
       return rows;
     };
     const cpu = async () => {
-      const { rows } = await pool.query<{ pid: number }>(
-        'SELECT pid FROM pg_stat_activity WHERE datname = current_database()',
-      );
+      const { rows } = await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
       const redisSeconds = processFigures(redisPid).cpuSeconds;
-      let postgres = 0;
-      for (const { pid } of rows) postgres += processFigures(pid).cpuSeconds;
+      const postgres = postgresCpuSeconds(rows[0]!.pid);
       let stageSeconds = 0;
       for (const stage of stages) stageSeconds += processFigures(stage.pid!).cpuSeconds;
       const { user, system } = process.cpuUsage();
@@ -169,7 +179,7 @@ export async function busFloor(
         sustained: doneInWindow >= 0.95 * ids.length && rows.length === ids.length,
       };
     };
-    await run(rates[0]!, 1); // warm-up: connections, prepared plans, JIT
+    await run(rates[0]!, warmUpSeconds);
     const steps: FloorStep[] = [];
     for (const rate of rates) steps.push(await run(rate, seconds));
     return steps;
