@@ -1,6 +1,6 @@
 import type { ChainableCommander, Redis } from 'ioredis';
-import { sql, type RawBuilder } from 'kysely';
-import { transactionWithEdges, type Db, type Trx } from '../db/database.js';
+import { CompiledQuery, sql, type RawBuilder } from 'kysely';
+import { transactionWithEdges, valuesList, type Db, type Trx } from '../db/database.js';
 import { runWithContext } from '../context.js';
 import {
   catalogue,
@@ -780,13 +780,7 @@ export class StreamConsumer {
     const transaction = () =>
       transactionWithEdges(db, async (trx, edges) => {
         // A concurrent delivery of the same event waits here on the key until this one commits or rolls back.
-        const inserted = await edges.begin(
-          trx
-            .insertInto('bus.inbox')
-            .values(ids.map((eventId) => ({ consumer_group: group, event_id: eventId })))
-            .onConflict((conflict) => conflict.doNothing())
-            .returning('event_id'),
-        );
+        const inserted = await edges.begin(inboxInsert(group, ids));
         const insertedIds = new Set(inserted.map((row) => row.event_id));
         const fresh = new Set(insertedIds);
         const ran = new Set<Delivery>();
@@ -809,7 +803,7 @@ export class StreamConsumer {
           };
           await runWithContext(contextOf(event), () => handler.inside(event, { trx, emit }, prepared));
         }
-        await edges.commit(outgoing.length > 0 ? outboxInsert(trx, outgoing, group) : undefined);
+        await edges.commit(outgoing.length > 0 ? outboxInsert(outgoing, group) : undefined);
         return { ran, outgoing, republished };
       });
     const { ran, outgoing, republished } = await this.transactions.run(transaction);
@@ -1014,6 +1008,14 @@ export class StreamConsumer {
     });
   }
 }
+
+/** A group's inbox rows for events, compiled already (the first statement of every handler's transaction). */
+const inboxInsert = (group: string, eventIds: string[]) =>
+  CompiledQuery.raw(
+    `INSERT INTO bus.inbox (consumer_group, event_id) VALUES ${valuesList(eventIds.length, 2)}
+     ON CONFLICT DO NOTHING RETURNING event_id`,
+    eventIds.flatMap((eventId) => [group, eventId]),
+  ) as CompiledQuery<{ event_id: string }>;
 
 const noOutside = async () => undefined;
 

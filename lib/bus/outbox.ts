@@ -1,5 +1,5 @@
-import { sql } from 'kysely';
-import type { Db, Trx } from '../db/database.js';
+import { CompiledQuery, sql } from 'kysely';
+import { valuesList, type Db, type Trx } from '../db/database.js';
 import { streamOf, type Event } from '../events/catalogue.js';
 
 /** The channel relays LISTEN on. */
@@ -23,12 +23,19 @@ export async function appendToOutbox(
   producer: string | null = null,
 ): Promise<void> {
   if (events.length === 0) return;
-  await outboxInsert(trx, events, producer).execute();
+  await trx.executeQuery(outboxInsert(events, producer));
 }
 
-/** The insert of events' outbox rows, unsent (for a transaction that sends it with its COMMIT). */
-export function outboxInsert(trx: Trx | Db, events: readonly Event[], producer: string | null = null) {
-  return trx.insertInto('bus.outbox').values(outboxRows(events, producer));
+/**
+ * The insert of events' outbox rows, unsent (for a transaction that sends it with its COMMIT),
+ * compiled by hand: a consumer's hot path (every delivery that emits) spends nothing on building it.
+ */
+export function outboxInsert(events: readonly Event[], producer: string | null = null): CompiledQuery {
+  const rows = outboxRows(events, producer);
+  return CompiledQuery.raw(
+    `INSERT INTO bus.outbox (stream, event_id, payload, causation_id, producer) VALUES ${valuesList(rows.length, 5)}`,
+    rows.flatMap((row) => [row.stream, row.event_id, row.payload, row.causation_id, row.producer]),
+  );
 }
 
 /** The outbox rows of events, for a producer that writes them within a statement of its own. */

@@ -125,11 +125,27 @@ function inlined({ sql: text, parameters }: CompiledQuery): string {
   });
 }
 
+/**
+ * `($1, $2), ($3, $4)`: the VALUES of `rows` rows of `columns` parameters, for a statement compiled by
+ * hand on a hot path (the query builder's own cost there is a tenth of a consumer's CPU).
+ */
+export function valuesList(rows: number, columns: number): string {
+  const row = (n: number) =>
+    `(${Array.from({ length: columns }, (_, column) => `$${n * columns + column + 1}`).join(', ')})`;
+  return Array.from({ length: rows }, (_, n) => row(n)).join(', ');
+}
+
+/** A statement from the query builder, or one compiled already (a hot path's fixed text). */
+export type EdgeStatement<R> = Compilable<R> | CompiledQuery<R>;
+
+const compiled = <R>(statement: EdgeStatement<R>): CompiledQuery<R> =>
+  'compile' in statement ? statement.compile() : statement;
+
 export interface TransactionEdges {
   /** The transaction's first statement, sent with its BEGIN; its rows. */
-  begin<R>(statement: Compilable<R>): Promise<R[]>;
+  begin<R>(statement: EdgeStatement<R>): Promise<R[]>;
   /** Its last statement, if any, sent with its COMMIT. */
-  commit(statement?: Compilable<unknown>): Promise<void>;
+  commit(statement?: EdgeStatement<unknown>): Promise<void>;
 }
 
 /**
@@ -147,16 +163,16 @@ export async function transactionWithEdges<T>(
   return db.connection().execute(async (connection) => {
     let state = 'idle' as 'idle' | 'open' | 'ended';
     const edges: TransactionEdges = {
-      async begin<R>(statement: Compilable<R>) {
+      async begin<R>(statement: EdgeStatement<R>) {
         if (state !== 'idle') throw new Error('the transaction has begun');
         state = 'open';
-        const { rows } = await sql.raw<R>(`BEGIN; ${inlined(statement.compile())}`).execute(connection);
+        const { rows } = await sql.raw<R>(`BEGIN; ${inlined(compiled(statement))}`).execute(connection);
         return rows;
       },
-      async commit(statement?: Compilable<unknown>) {
+      async commit(statement?: EdgeStatement<unknown>) {
         if (state !== 'open') throw new Error('no transaction to commit');
         state = 'ended';
-        await sql.raw(statement ? `${inlined(statement.compile())}; COMMIT` : 'COMMIT').execute(connection);
+        await sql.raw(statement ? `${inlined(compiled(statement))}; COMMIT` : 'COMMIT').execute(connection);
       },
     };
     try {

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import { sql } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
 import {
   createDb,
   statementsSent,
   transactionWithEdges,
+  valuesList,
   type Db,
   type TransactionEdges,
 } from '../../../lib/db/database.js';
@@ -92,6 +93,56 @@ for (const preparedStatements of [true, false]) {
       const { id: _literal, a: _a, ...literal } = byText.get(tricky[0]!)!;
       const { id: _parameter, a: _b, ...parameter } = byText.get(`${tricky[0]!} (parameters)`)!;
       expect(literal).to.deep.equal(parameter);
+    });
+
+    it('writes arrays of texts and of JSON in exactly, from a statement compiled already', async () => {
+      // The shape of the consumer's inbox and outbox rows: one array per column, unnested.
+      const texts = [
+        'a "double" and \'single\' quote, a \\ backslash, {braces}, a comma, $1',
+        'NULL',
+        '\u0915\u094d\u0932\u093f\u0928\u093f\u0915 \n\t\r; COMMIT; --',
+      ];
+      const docs = texts.map((text, n) => JSON.stringify({ text, n, list: [text, null], nested: { text } }));
+      const statement = (ids: string[], suffix: string) =>
+        CompiledQuery.raw(
+          `INSERT INTO ${table} (id, a, doc) SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[])`,
+          [ids, texts.map((text) => `${text}${suffix}`), docs],
+        );
+      const ids = texts.map(() => randomUUID());
+      await transactionWithEdges(db, async (_trx, edges) => {
+        await edges.begin(CompiledQuery.raw('SELECT 1'));
+        await edges.commit(statement(ids, ''));
+      });
+      // The same through parameters, for comparison.
+      await db.executeQuery(
+        statement(
+          texts.map(() => randomUUID()),
+          ' (parameters)',
+        ),
+      );
+      const stored = new Map((await rows()).map((row) => [row.a, row]));
+      for (const [n, text] of texts.entries()) {
+        expect(stored.get(text)?.doc).to.deep.equal(JSON.parse(docs[n]!));
+        expect(stored.get(text)?.doc).to.deep.equal(stored.get(`${text} (parameters)`)?.doc);
+      }
+      expect(stored.size).to.equal(2 * texts.length);
+    });
+
+    it('numbers the parameters of a statement’s VALUES rows in order (valuesList)', async () => {
+      const values = [1, 2, 3].map((n) => ({ id: randomUUID(), a: `row ${n}`, n }));
+      const insert = (rows: typeof values) =>
+        CompiledQuery.raw(
+          `INSERT INTO ${table} (id, a, n) VALUES ${valuesList(rows.length, 3)} RETURNING n`,
+          rows.flatMap((row) => [row.id, row.a, row.n]),
+        ) as CompiledQuery<{ n: number }>;
+      expect(valuesList(2, 3)).to.equal('($1, $2, $3), ($4, $5, $6)');
+      const returned = await transactionWithEdges(db, async (_trx, edges) => {
+        const first = await edges.begin(insert(values.slice(0, 2)));
+        await edges.commit(insert(values.slice(2)));
+        return first;
+      });
+      expect(returned.map((row) => row.n).sort()).to.deep.equal([1, 2]);
+      expect((await rows()).map(({ id, a, n }) => ({ id, a, n }))).to.deep.equal(values);
     });
 
     it('rolls back what ran when the work throws, and leaves the connection outside any transaction', async () => {
