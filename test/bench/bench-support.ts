@@ -91,14 +91,14 @@ export function benchBooking(n: number, serviceIds: string[]) {
 
 /** CPU seconds (user + system) of a process so far, and its peak resident memory in MB. */
 export function processFigures(pid: number): { cpuSeconds: number; peakRssMb: number } {
+  const fields = statFields(pid);
+  if (!fields) return { cpuSeconds: 0, peakRssMb: 0 };
+  const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
     const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return { cpuSeconds, peakRssMb: hwm ? Number(hwm[1]) / 1024 : 0 };
   } catch {
-    return { cpuSeconds: 0, peakRssMb: 0 };
+    return { cpuSeconds, peakRssMb: 0 };
   }
 }
 

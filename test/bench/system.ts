@@ -475,7 +475,7 @@ async function main(): Promise<void> {
     if (put.status !== 200) throw new Error(`config answered ${put.status}: ${await put.text()}`);
 
     // Steady state, as a system that has run for a while: connections open, plans prepared, and the
-    // JIT's optimised code (a worker's CPU per event falls by about a quarter over its first thousand).
+    // JIT's optimised code (a worker's CPU per event falls by a fifth or more over its first thousand).
     progress('warming up');
     for (let i = 0; i < (quick ? 1 : 2); i++) await bench.step(50, 1, 300);
 
