@@ -136,10 +136,17 @@ export async function requestsPerSec(
   url: string,
   { headers = {}, seconds = 5 }: { headers?: Record<string, string>; seconds?: number } = {},
 ): Promise<number> {
+  return (await load(url, { headers, seconds })).requests.average;
+}
+
+async function load(
+  url: string,
+  { headers = {}, seconds = 5 }: { headers?: Record<string, string>; seconds?: number },
+) {
   const result = await autocannon({ url, connections: 32, duration: seconds, headers });
   if (result.non2xx > 0 || result.errors > 0)
     throw new Error(`${url}: ${result.non2xx} non-2xx answers, ${result.errors} errors`);
-  return result.requests.average;
+  return result;
 }
 
 export interface Ceilings {
@@ -147,6 +154,20 @@ export interface Ceilings {
   oneQuery: number;
   /** The same behind express-session in Redis (connect-redis) and passport's session, logged in. */
   withSessions: number;
+  /** The ceiling process's CPU per request, in µs, for each: steadier than req/s on a shared machine. */
+  cpuMicros: { oneQuery: number; withSessions: number };
+}
+
+/** req/s of `url` at 32 in flight, and the CPU per request of the process `pid` that answered. */
+export async function requestsPerSecWithCpu(
+  url: string,
+  pid: number,
+  options: { headers?: Record<string, string>; seconds?: number } = {},
+): Promise<{ reqPerSec: number; cpuMicros: number }> {
+  const before = processFigures(pid).cpuSeconds;
+  const { requests } = await load(url, options);
+  const cpuMicros = ((processFigures(pid).cpuSeconds - before) / Math.max(1, requests.total)) * 1e6;
+  return { reqPerSec: requests.average, cpuMicros };
 }
 
 /** The status endpoint's ceilings (test/bench/ceiling-app.ts), in a process of their own as the web is. */
@@ -160,17 +181,24 @@ export async function expressCeiling(databaseUrl: string, bookingId: string, sec
       createInterface({ input: child.stdout! }).once('line', resolve),
     );
     const base = `http://127.0.0.1:${port}`;
-    const oneQuery = await requestsPerSec(`${base}/one/${bookingId}`, { seconds });
     const login = await fetch(`${base}/login`, { method: 'POST' });
     const cookie = login.headers
       .getSetCookie()
       .map((line) => line.split(';')[0])
       .join('; ');
-    const withSessions = await requestsPerSec(`${base}/session/${bookingId}`, {
+    // Warm, as the web is when it is measured: a new process's first seconds are its JIT's.
+    await requestsPerSec(`${base}/one/${bookingId}`, { seconds: 2 });
+    await requestsPerSec(`${base}/session/${bookingId}`, { headers: { cookie }, seconds: 2 });
+    const one = await requestsPerSecWithCpu(`${base}/one/${bookingId}`, child.pid!, { seconds });
+    const sessions = await requestsPerSecWithCpu(`${base}/session/${bookingId}`, child.pid!, {
       headers: { cookie },
       seconds,
     });
-    return { oneQuery, withSessions };
+    return {
+      oneQuery: one.reqPerSec,
+      withSessions: sessions.reqPerSec,
+      cpuMicros: { oneQuery: one.cpuMicros, withSessions: sessions.cpuMicros },
+    };
   } finally {
     child.kill('SIGTERM');
   }

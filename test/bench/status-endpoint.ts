@@ -2,7 +2,8 @@
 // [-- --bookings RATE] [-- --json]`. Builds, then starts the compiled web (and the workers, so the booking
 // measured has its whole timeline) on a database and Redis prefix of its own, dropped at the end.
 // Per round: `GET /api/bookings/:id/status` with the owner's session cookie at 32 in flight, then
-// test/bench/ceiling-app.ts (Express + one indexed query, a process of its own) the same way. With
+// test/bench/ceiling-app.ts (Express + one indexed query, a process of its own) the same way; req/s
+// and the answering process's CPU per request (which moves less with the machine's other load). With
 // `--bookings RATE` each round first posts bookings open loop at RATE/s for 10 s, as the system
 // bench's ladder does, so the web's peak RSS (VmHWM) covers writes as well as reads.
 // Figures only: nothing here passes or fails.
@@ -17,6 +18,7 @@ import {
   expressCeiling,
   processFigures,
   requestsPerSec,
+  requestsPerSecWithCpu,
   migrateAndSeed,
   useEnvironment,
 } from './bench-support.js';
@@ -117,20 +119,41 @@ async function main(): Promise<void> {
     progress('warming up');
     await requestsPerSec(statusUrl, { headers: { cookie: owner.cookieHeader }, seconds: SECONDS });
 
-    const rounds: { status: number; ceiling: number; sessions: number; postErrors: number }[] = [];
+    // CPU per request: the web's for the endpoint, the ceiling process's for each ceiling.
+    type Micros = { status: number; ceiling: number; sessions: number };
+    const rounds: {
+      status: number;
+      ceiling: number;
+      sessions: number;
+      postErrors: number;
+      cpuMicros: Micros;
+    }[] = [];
     for (let i = 1; i <= ROUNDS; i++) {
       const postErrors = BOOKING_RATE > 0 ? await postBookings(patients, serviceId, BOOKING_RATE) : 0;
-      const status = await requestsPerSec(statusUrl, {
+      const own = await requestsPerSecWithCpu(statusUrl, webPid, {
         headers: { cookie: owner.cookieHeader },
         seconds: SECONDS,
       });
+      const status = own.reqPerSec;
       const ceilings = await expressCeiling(environment.databaseUrl, bookingId, SECONDS);
       const top = ceilings.oneQuery;
       const sessions = ceilings.withSessions;
-      rounds.push({ status: round(status), ceiling: round(top), sessions: round(sessions), postErrors });
+      const cpuMicros = {
+        status: round(own.cpuMicros),
+        ceiling: round(ceilings.cpuMicros.oneQuery),
+        sessions: round(ceilings.cpuMicros.withSessions),
+      };
+      rounds.push({
+        status: round(status),
+        ceiling: round(top),
+        sessions: round(sessions),
+        postErrors,
+        cpuMicros,
+      });
       progress(
         `round ${i}: status ${round(status)} req/s, ceiling ${round(top)} req/s (${round((status / top) * 100)} %), ` +
-          `behind the session stack ${round(sessions)} req/s (${round((status / sessions) * 100)} %), ` +
+          `behind the session stack ${round(sessions)} req/s (${round((status / sessions) * 100)} %); ` +
+          `CPU per request ${cpuMicros.status} / ${cpuMicros.ceiling} / ${cpuMicros.sessions} µs; ` +
           `web VmHWM ${peakRssMb(webPid)} MB${BOOKING_RATE > 0 ? `, ${postErrors} POSTs refused` : ''}`,
       );
     }
@@ -141,6 +164,11 @@ async function main(): Promise<void> {
       medianRatio: round(median(rounds.map((r) => r.status / r.ceiling)), 3),
       medianSessionStackReqPerSec: median(rounds.map((r) => r.sessions)),
       medianRatioToSessionStack: round(median(rounds.map((r) => r.status / r.sessions)), 3),
+      medianCpuMicrosPerRequest: {
+        status: median(rounds.map((r) => r.cpuMicros.status)),
+        ceiling: median(rounds.map((r) => r.cpuMicros.ceiling)),
+        sessions: median(rounds.map((r) => r.cpuMicros.sessions)),
+      },
       webPeakRssMb: peakRssMb(webPid),
     };
     if (json) process.stdout.write(`${JSON.stringify(report)}\n`);
@@ -149,7 +177,9 @@ async function main(): Promise<void> {
         `status ${report.medianStatusReqPerSec} req/s, ceiling ${report.medianCeilingReqPerSec} req/s: ` +
           `${round(report.medianRatio * 100)} % (median of ${ROUNDS}); behind the session stack ` +
           `${report.medianSessionStackReqPerSec} req/s: ${round(report.medianRatioToSessionStack * 100)} %; ` +
-          `web peak RSS ${report.webPeakRssMb} MB\n`,
+          `CPU per request: the web ${report.medianCpuMicrosPerRequest.status} µs, the ceiling ` +
+          `${report.medianCpuMicrosPerRequest.ceiling} µs, behind the session stack ` +
+          `${report.medianCpuMicrosPerRequest.sessions} µs; web peak RSS ${report.webPeakRssMb} MB\n`,
       );
   } finally {
     await system?.stop();

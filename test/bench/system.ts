@@ -25,9 +25,9 @@ import {
   ApiClient,
   benchBooking,
   expressCeiling,
+  requestsPerSecWithCpu,
   postgresCpuSeconds,
   processFigures,
-  requestsPerSec,
   migrateAndSeed,
   useEnvironment,
 } from './bench-support.js';
@@ -488,13 +488,22 @@ async function main(): Promise<void> {
 
     progress('the status endpoint and its ceiling, 32 in flight');
     const own = await bench.ownBooking();
-    const statusReqPerSec = round(
-      await requestsPerSec(`${first.url}/api/bookings/${own.id}/status`, {
+    const statusRun = await requestsPerSecWithCpu(
+      `${first.url}/api/bookings/${own.id}/status`,
+      first.pid('web'),
+      {
         headers: { cookie: own.cookie },
         seconds: quick ? 3 : 5,
-      }),
+      },
     );
+    const statusReqPerSec = round(statusRun.reqPerSec);
     const express = await expressCeiling(environment.databaseUrl, own.id, quick ? 3 : 5);
+    // CPU per request of the process answering: the web, and the ceiling's for each of its two.
+    const statusCpuMicros = {
+      web: round(statusRun.cpuMicros),
+      ceiling: round(express.cpuMicros.oneQuery),
+      sessionStack: round(express.cpuMicros.withSessions),
+    };
     ceilings.expressOneQueryReqPerSec = round(express.oneQuery);
     ceilings.expressSessionsOneQueryReqPerSec = round(express.withSessions);
 
@@ -610,7 +619,7 @@ async function main(): Promise<void> {
       overhead,
       busFloor: floor,
       handWrittenFloor: handFloor,
-      status: { reqPerSec: statusReqPerSec, ratioToCeiling: statusRatio, sessionStackRatio },
+      status: { reqPerSec: statusReqPerSec, ratioToCeiling: statusRatio, sessionStackRatio, statusCpuMicros },
       peakRssMb,
       targets,
     };
@@ -670,7 +679,9 @@ async function main(): Promise<void> {
       }
       out(
         `\nStatus endpoint: ${statusReqPerSec} req/s at 32 in flight (${round(statusRatio * 100)} % of the ceiling; ` +
-          `${round((statusReqPerSec / ceilings.expressSessionsOneQueryReqPerSec) * 100)} % of the same behind the session stack)`,
+          `${round((statusReqPerSec / ceilings.expressSessionsOneQueryReqPerSec) * 100)} % of the same behind the session stack); ` +
+          `CPU per request: the web ${statusCpuMicros.web} µs, the ceiling ${statusCpuMicros.ceiling} µs, ` +
+          `behind the session stack ${statusCpuMicros.sessionStack} µs`,
       );
       out(
         `Peak RSS MB: ${Object.entries(peakRssMb)
