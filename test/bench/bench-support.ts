@@ -132,17 +132,14 @@ export function postgresCpuSeconds(backendPid: number): number {
   return ticks / CLK_TCK;
 }
 
-export async function requestsPerSec(
-  url: string,
-  { headers = {}, seconds = 5 }: { headers?: Record<string, string>; seconds?: number } = {},
-): Promise<number> {
-  return (await load(url, { headers, seconds })).requests.average;
+/** A load of 32 requests in flight for `seconds` (5 unless told), with these headers. */
+export type LoadOptions = { headers?: Record<string, string>; seconds?: number };
+
+export async function requestsPerSec(url: string, options: LoadOptions = {}): Promise<number> {
+  return (await load(url, options)).requests.average;
 }
 
-async function load(
-  url: string,
-  { headers = {}, seconds = 5 }: { headers?: Record<string, string>; seconds?: number },
-) {
+async function load(url: string, { headers = {}, seconds = 5 }: LoadOptions) {
   const result = await autocannon({ url, connections: 32, duration: seconds, headers });
   if (result.non2xx > 0 || result.errors > 0)
     throw new Error(`${url}: ${result.non2xx} non-2xx answers, ${result.errors} errors`);
@@ -162,7 +159,7 @@ export interface Ceilings {
 export async function requestsPerSecWithCpu(
   url: string,
   pid: number,
-  options: { headers?: Record<string, string>; seconds?: number } = {},
+  options: LoadOptions = {},
 ): Promise<{ reqPerSec: number; cpuMicros: number }> {
   const before = processFigures(pid).cpuSeconds;
   const { requests } = await load(url, options);
