@@ -102,6 +102,21 @@ export function processFigures(pid: number): { cpuSeconds: number; peakRssMb: nu
   }
 }
 
+/**
+ * The whole machine's CPU so far, from /proc/stat: seconds busy (user, nice, system, irq and softirq
+ * of every core) and seconds elapsed on all cores together. Zeros where there is no /proc/stat.
+ */
+export function machineCpuSeconds(): { busy: number; all: number } {
+  try {
+    const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).map(Number);
+    const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0] = ticks;
+    const busy = user + nice + system + irq + softirq;
+    return { busy: busy / CLK_TCK, all: (busy + idle + iowait) / CLK_TCK };
+  } catch {
+    return { busy: 0, all: 0 };
+  }
+}
+
 /** The fields of /proc/<pid>/stat after the command name (state first), or null once it has gone. */
 function statFields(pid: number): string[] | null {
   try {

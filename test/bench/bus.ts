@@ -5,15 +5,17 @@
 // - raw PostgreSQL: single-row INSERT commits at the bus's concurrency;
 // - the bus end to end, as the system's processes use it: a producer transaction writes an outbox row,
 //   then the producer publishes it itself (XADD, marked in bulk; the relay only catches up on what is
-//   lost) → consumer transaction (inbox + a trivial effect) → XACK. Its most events/s with one transaction per
+//   lost) → consumer transaction (inbox + a trivial effect) → XACK. The producers and the relay run in
+//   this process, the consumer in one of its own (bus-consumer.ts), as the web and a worker do. Its most events/s with one transaction per
 //   event and with one per read batch (transactionPerBatch), and its latency at 1,000 events/s offered
 //   (batch mode), from the event's creation to the handler's commit.
 // - the floor under that latency: one durable single-row commit offered at the same rate.
 // --json prints one JSON object (batch mode figures) and nothing else on stdout.
+import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import type { Redis } from 'ioredis';
-import { StreamConsumer } from '../../lib/bus/consumer.js';
 import { appendToOutbox } from '../../lib/bus/outbox.js';
 import { createRedis, streamKey } from '../../lib/bus/redis.js';
 import { DIRECT_PUBLISH_GRACE_MS, OutboxRelay } from '../../lib/bus/relay.js';
@@ -22,9 +24,11 @@ import { migrateToLatest } from '../../lib/db/migrate.js';
 import { createEvent } from '../../lib/events/catalogue.js';
 import { logger } from '../../lib/logger.js';
 import { createTestEnvironment } from '../support/test-env.js';
+import { machineCpuSeconds } from './bench-support.js';
+import type { FromConsumer, ToConsumer } from './bus-consumer.js';
 
 const json = process.argv.includes('--json');
-/** PostgreSQL clients on each side of the bus (producers; relay + consumer), and for the raw ceiling. */
+/** PostgreSQL clients on each side of the bus (the producers; the consumer), and for the raw ceiling. */
 const CONCURRENCY = 16;
 const STREAM_IN_FLIGHT = 64;
 const RAW_SECONDS = 2;
@@ -34,11 +38,29 @@ const LATENCY_RATE = 1_000;
 const LATENCY_SECONDS = 5;
 /** The producer of the outbox rows: it publishes them itself, as the web and the participants do. */
 const PRODUCER = 'bench-producer';
+/** The relay's pool: it only marks what the producers published, a batch at a time. */
+const RELAY_CONNECTIONS = 4;
 
+/** Milliseconds on a clock shared by the processes of one machine (the consumer's is the same). */
+const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const progress = (line: string) => {
   if (!json) process.stderr.write(`  … ${line}\n`);
 };
+
+/** A rate, and the machine's CPU while it was measured (all its processes: PostgreSQL, Redis, Node). */
+type Throughput = { perSec: number; cpuUsEach: number; busyShare: number };
+
+/** Starts a window over the machine's CPU; closing it with how many were done gives a Throughput. */
+function cpuWindow(seconds: number) {
+  const from = machineCpuSeconds();
+  return (count: number): Throughput => {
+    const to = machineCpuSeconds();
+    const busy = to.busy - from.busy;
+    const all = to.all - from.all;
+    return { perSec: count / seconds, cpuUsEach: (busy * 1e6) / count, busyShare: busy / all };
+  };
+}
 
 /** Closed loop: every entry read and acked is replaced by a new XADD, so STREAM_IN_FLIGHT stay in flight. */
 async function rawStreamEventsPerSec(redisUrl: string, prefix: string): Promise<number> {
@@ -82,7 +104,7 @@ async function rawStreamEventsPerSec(redisUrl: string, prefix: string): Promise<
   }
 }
 
-async function rawCommitsPerSec(databaseUrl: string): Promise<number> {
+async function rawCommitsPerSec(databaseUrl: string): Promise<Throughput> {
   const db = createDb(databaseUrl, CONCURRENCY);
   try {
     await sql`CREATE TABLE bench_raw (id bigserial PRIMARY KEY, event_id uuid NOT NULL, at timestamptz NOT NULL DEFAULT now())`.execute(
@@ -91,6 +113,9 @@ async function rawCommitsPerSec(databaseUrl: string): Promise<number> {
     const countFrom = Date.now() + 300;
     const end = countFrom + RAW_SECONDS * 1_000;
     let counted = 0;
+    const window = new Promise<ReturnType<typeof cpuWindow>>((resolve) =>
+      setTimeout(() => resolve(cpuWindow(RAW_SECONDS)), countFrom - Date.now()),
+    );
     await Promise.all(
       Array.from({ length: CONCURRENCY }, async () => {
         while (Date.now() < end) {
@@ -99,7 +124,7 @@ async function rawCommitsPerSec(databaseUrl: string): Promise<number> {
         }
       }),
     );
-    return counted / RAW_SECONDS;
+    return (await window)(counted);
   } finally {
     await db.destroy();
   }
@@ -138,59 +163,83 @@ function percentiles(values: number[]): { p50Ms: number; p99Ms: number } {
   return { p50Ms: at(0.5), p99Ms: at(0.99) };
 }
 
-/** Producers, a relay and a consumer in this process, on their own stream namespace. */
+/**
+ * Producers and a relay in this process, as the web or a participant that emits; the consumer in a
+ * process of its own (bus-consumer.ts), as a participant runs. Its own stream namespace.
+ */
 class Bus {
   private readonly producerDb: Db;
-  private readonly busDb: Db;
+  private readonly relayDb: Db;
   private readonly redis: Redis;
-  private readonly blockingRedis: Redis;
   private readonly relay: OutboxRelay;
-  private readonly consumer: StreamConsumer;
+  private readonly child: ChildProcess;
+  private readonly exited: Promise<void>;
   produced = 0;
+  /** As the consumer last reported it (every few milliseconds). */
   handled = 0;
   /** Event id → when the event was created, for events whose latency is measured. */
   private readonly watched = new Map<string, number>();
-  readonly latencies: number[] = [];
 
-  constructor(databaseUrl: string, redisUrl: string, prefix: string, transactionPerBatch: boolean) {
+  constructor(
+    private readonly databaseUrl: string,
+    private readonly redisUrl: string,
+    private readonly prefix: string,
+    private readonly transactionPerBatch: boolean,
+  ) {
     this.producerDb = createDb(databaseUrl, CONCURRENCY);
-    this.busDb = createDb(databaseUrl, CONCURRENCY);
+    this.relayDb = createDb(databaseUrl, RELAY_CONNECTIONS);
     this.redis = createRedis(redisUrl, 'worker', 'bench:commands');
-    this.blockingRedis = createRedis(redisUrl, 'worker', 'bench:blocking');
     this.relay = new OutboxRelay({
-      db: this.busDb,
+      db: this.relayDb,
       redis: this.redis,
       databaseUrl,
       prefix,
       directGraceMs: DIRECT_PUBLISH_GRACE_MS,
     });
-    this.consumer = new StreamConsumer({
-      db: this.busDb,
-      redis: this.redis,
-      blockingRedis: this.blockingRedis,
-      prefix,
-      group: 'bench',
-      consumer: 'bench-1',
-      transactionPerBatch,
-      handlers: {
-        ConfigChanged: async (event, { trx }) => {
-          await sql`INSERT INTO bench_effects (event_id) VALUES (${event.eventId})`.execute(trx);
-        },
-      },
-      hooks: {
-        // Right after the handler's commit.
-        beforeAck: ({ eventId }) => {
-          this.handled += 1;
-          const createdAt = this.watched.get(eventId);
-          if (createdAt !== undefined) this.latencies.push(performance.now() - createdAt);
-        },
-      },
+    this.child = fork(fileURLToPath(new URL('./bus-consumer.ts', import.meta.url)), [], {
+      execArgv: ['--import', 'tsx'],
+    });
+    this.exited = new Promise((resolve) => this.child.once('exit', () => resolve()));
+    this.child.on('message', (message: FromConsumer) => {
+      if ('handled' in message) this.handled = message.handled;
+    });
+  }
+
+  private tell(message: ToConsumer): void {
+    this.child.send(message);
+  }
+
+  /** The consumer's next message of one kind; fails if its process ends first. */
+  private reply<K extends string>(kind: K): Promise<Extract<FromConsumer, Record<K, unknown>>> {
+    return new Promise((resolve, reject) => {
+      const onMessage = (message: FromConsumer) => {
+        if (!(kind in message)) return;
+        this.child.off('message', onMessage);
+        this.child.off('exit', onExit);
+        resolve(message as Extract<FromConsumer, Record<K, unknown>>);
+      };
+      const onExit = (code: number | null) => {
+        this.child.off('message', onMessage);
+        reject(new Error(`the consumer process ended (${code}) before its "${kind}"`));
+      };
+      this.child.on('message', onMessage);
+      this.child.once('exit', onExit);
     });
   }
 
   async start(): Promise<void> {
     await this.relay.start();
-    await this.consumer.start();
+    const ready = this.reply('ready');
+    this.tell({
+      start: {
+        databaseUrl: this.databaseUrl,
+        redisUrl: this.redisUrl,
+        prefix: this.prefix,
+        transactionPerBatch: this.transactionPerBatch,
+        connections: CONCURRENCY,
+      },
+    });
+    await ready;
   }
 
   /** One producer commit writing one event to the outbox, then published by the producer itself. */
@@ -209,7 +258,7 @@ class Bus {
       correlationId: randomUUID(),
       causationId: null,
     });
-    if (watch) this.watched.set(event.eventId, performance.now());
+    if (watch) this.watched.set(event.eventId, now());
     try {
       // The producer's commit: one INSERT, the same single-row commit as the raw PostgreSQL ceiling.
       await appendToOutbox(this.producerDb, [event], PRODUCER);
@@ -218,6 +267,22 @@ class Bus {
       throw error;
     }
     this.relay.publishCommitted([event]);
+  }
+
+  /** From here on the consumer notes when it commits each event. */
+  record(): void {
+    this.tell({ record: true });
+  }
+
+  /** From each watched event's creation to its handler's commit, in milliseconds. */
+  async latencies(): Promise<number[]> {
+    const report = this.reply('times');
+    this.tell({ report: true });
+    const { times } = await report;
+    return times.flatMap(([eventId, at]) => {
+      const createdAt = this.watched.get(eventId);
+      return createdAt === undefined ? [] : [at - createdAt];
+    });
   }
 
   async drained(timeoutMs: number): Promise<void> {
@@ -230,21 +295,25 @@ class Bus {
   }
 
   async close(): Promise<void> {
-    await this.consumer.stop();
+    if (this.child.connected) this.tell({ stop: true });
+    await this.exited;
     await this.relay.stop();
     await this.redis.quit();
-    this.blockingRedis.disconnect();
     await this.producerDb.destroy();
-    await this.busDb.destroy();
+    await this.relayDb.destroy();
   }
 }
 
 /** Producers as fast as the bus takes them, with a bounded backlog; handled events per second. */
-async function busEventsPerSec(bus: Bus): Promise<number> {
+async function busEventsPerSec(bus: Bus): Promise<Throughput> {
   const backlog = 2_000;
   const end = Date.now() + WARM_UP_MS + MAX_SECONDS * 1_000;
   let handledAtStart = 0;
-  const warm = setTimeout(() => (handledAtStart = bus.handled), WARM_UP_MS);
+  let window = cpuWindow(MAX_SECONDS);
+  const warm = setTimeout(() => {
+    handledAtStart = bus.handled;
+    window = cpuWindow(MAX_SECONDS);
+  }, WARM_UP_MS);
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
       while (Date.now() < end) {
@@ -254,13 +323,14 @@ async function busEventsPerSec(bus: Bus): Promise<number> {
     }),
   );
   clearTimeout(warm);
-  const handled = bus.handled - handledAtStart;
+  const throughput = window(bus.handled - handledAtStart);
   await bus.drained(30_000);
-  return handled / MAX_SECONDS;
+  return throughput;
 }
 
 /** Open loop at LATENCY_RATE: events are produced on schedule whether or not the bus keeps up. */
 async function busLatency(bus: Bus): Promise<{ p50Ms: number; p99Ms: number; count: number }> {
+  bus.record();
   const started = performance.now();
   let sent = 0;
   let failed = 0;
@@ -275,7 +345,8 @@ async function busLatency(bus: Bus): Promise<{ p50Ms: number; p99Ms: number; cou
   if (failed > 0)
     throw new Error(`${failed} of ${sent} writes failed: the bus did not keep up with ${LATENCY_RATE}/s`);
   await bus.drained(30_000);
-  return { ...percentiles(bus.latencies), count: bus.latencies.length };
+  const latencies = await bus.latencies();
+  return { ...percentiles(latencies), count: latencies.length };
 }
 
 async function withBus<T>(
@@ -325,22 +396,28 @@ async function main(): Promise<void> {
     });
 
     const result = {
-      rawCommitsPerSec: Math.round(rawCommits),
+      rawCommitsPerSec: Math.round(rawCommits.perSec),
       rawStreamEventsPerSec: Math.round(rawStream),
-      busEventsPerSec: Math.round(max),
-      busToCommitRatio: Number((max / rawCommits).toFixed(3)),
+      busEventsPerSec: Math.round(max.perSec),
+      busToCommitRatio: Number((max.perSec / rawCommits.perSec).toFixed(3)),
       p50Ms: Number(latency.p50Ms.toFixed(2)),
       p99Ms: Number(latency.p99Ms.toFixed(2)),
       // Not asked for, but the floor under p99Ms: one durable commit at the same offered rate.
       rawCommitP50Ms: Number(rawLatency.p50Ms.toFixed(2)),
       rawCommitP99Ms: Number(rawLatency.p99Ms.toFixed(2)),
+      // What bounds the ratio: the machine's CPU (every process) per raw commit and per bus event.
+      rawCommitCpuUs: Math.round(rawCommits.cpuUsEach),
+      rawCommitBusyShare: Number(rawCommits.busyShare.toFixed(3)),
+      busEventCpuUs: Math.round(max.cpuUsEach),
+      busEventBusyShare: Number(max.busyShare.toFixed(3)),
     };
     if (json) {
       process.stdout.write(`${JSON.stringify(result)}\n`);
       return;
     }
     const number = (value: number) => value.toLocaleString('en-US');
-    const ratio = (value: number) => (value / rawCommits).toFixed(2);
+    const ratio = (value: number) => (value / rawCommits.perSec).toFixed(2);
+    const busy = ({ busyShare }: Throughput) => `all cores ${Math.round(busyShare * 100)} % busy`;
     const rows: [string, string][] = [
       [
         `Redis XADD → XREADGROUP → XACK, ${STREAM_IN_FLIGHT} in flight`,
@@ -352,11 +429,19 @@ async function main(): Promise<void> {
       ],
       [
         'Bus max, a transaction per event',
-        `${number(Math.round(perEventMax))} events/s (${ratio(perEventMax)} of raw commits)`,
+        `${number(Math.round(perEventMax.perSec))} events/s (${ratio(perEventMax.perSec)} of raw commits)`,
       ],
       [
         'Bus max, a transaction per batch',
-        `${number(result.busEventsPerSec)} events/s (${ratio(max)} of raw commits; aim ≥ 0.33)`,
+        `${number(result.busEventsPerSec)} events/s (${ratio(max.perSec)} of raw commits; aim ≥ 0.33)`,
+      ],
+      [
+        'Machine CPU per raw commit (every process)',
+        `${number(result.rawCommitCpuUs)} µs (${busy(rawCommits)})`,
+      ],
+      [
+        'Machine CPU per bus event, a transaction per batch',
+        `${number(result.busEventCpuUs)} µs (${busy(max)}; ${(max.cpuUsEach / rawCommits.cpuUsEach).toFixed(1)} raw commits' worth)`,
       ],
       [
         `PostgreSQL single-row commit at ${number(LATENCY_RATE)}/s, p50 / p99`,
