@@ -459,7 +459,18 @@ async function main(): Promise<void> {
     ];
     const width = Math.max(...rows.map(([label]) => label.length));
     const table = rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`).join('\n');
-    process.stdout.write(`\nEvent bus benchmark (${CONCURRENCY} PostgreSQL clients per side)\n${table}\n\n`);
+    const verdict = (met: boolean) => (met ? 'met    ' : 'NOT met');
+    const aims = [
+      `  ${verdict(result.busToCommitRatio >= 1 / 3)}  a transaction per batch ≥ ⅓ of raw commits: ` +
+        `${result.busToCommitRatio.toFixed(2)}; an event costs the machine ` +
+        `${(max.cpuUsEach / rawCommits.cpuUsEach).toFixed(1)} raw commits' CPU, with the cores ` +
+        `${Math.round(max.busyShare * 100)} % busy (raw commits: ${Math.round(rawCommits.busyShare * 100)} %)`,
+      `  ${verdict(result.p99Ms < 20)}  p99 < 20 ms at ${number(LATENCY_RATE)} events/s: ${result.p99Ms} ms; ` +
+        `two durable commits in a row, each with a p99 of ${result.rawCommitP99Ms} ms alone`,
+    ].join('\n');
+    process.stdout.write(
+      `\nEvent bus benchmark (${CONCURRENCY} PostgreSQL clients per side)\n${table}\n\nAims\n${aims}\n\n`,
+    );
   } finally {
     await environment.drop();
   }
