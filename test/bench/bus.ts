@@ -6,9 +6,10 @@
 // - the bus end to end, as the system's processes use it: a producer transaction writes an outbox row,
 //   then the producer publishes it itself (XADD, marked in bulk; the relay only catches up on what is
 //   lost) → consumer transaction (inbox + a trivial effect) → XACK. The producers and the relay run in
-//   this process, the consumer in one of its own (bus-consumer.ts), as the web and a worker do. Its most events/s with one transaction per
-//   event and with one per read batch (transactionPerBatch), and its latency at 1,000 events/s offered
-//   (batch mode), from the event's creation to the handler's commit.
+//   this process, the consumer in one of its own (bus-consumer.ts), as the web and a worker do. Its
+//   most events/s with one transaction per event and with one per read batch (transactionPerBatch),
+//   and its latency at 1,000 events/s offered (batch mode), from the event's creation to the
+//   handler's commit; the machine's CPU (every process) per raw commit and per bus event.
 // - the floor under that latency: one durable single-row commit offered at the same rate.
 // --json prints one JSON object (batch mode figures) and nothing else on stdout.
 import { fork, type ChildProcess } from 'node:child_process';
@@ -417,7 +418,9 @@ async function main(): Promise<void> {
     }
     const number = (value: number) => value.toLocaleString('en-US');
     const ratio = (value: number) => (value / rawCommits.perSec).toFixed(2);
-    const busy = ({ busyShare }: Throughput) => `all cores ${Math.round(busyShare * 100)} % busy`;
+    const percent = (share: number) => `${Math.round(share * 100)} %`;
+    const busy = ({ busyShare }: Throughput) => `all cores ${percent(busyShare)} busy`;
+    const rawCommitsPerEvent = (max.cpuUsEach / rawCommits.cpuUsEach).toFixed(1);
     const rows: [string, string][] = [
       [
         `Redis XADD → XREADGROUP → XACK, ${STREAM_IN_FLIGHT} in flight`,
@@ -441,7 +444,7 @@ async function main(): Promise<void> {
       ],
       [
         'Machine CPU per bus event, a transaction per batch',
-        `${number(result.busEventCpuUs)} µs (${busy(max)}; ${(max.cpuUsEach / rawCommits.cpuUsEach).toFixed(1)} raw commits' worth)`,
+        `${number(result.busEventCpuUs)} µs (${busy(max)}; ${rawCommitsPerEvent} raw commits' worth)`,
       ],
       [
         `PostgreSQL single-row commit at ${number(LATENCY_RATE)}/s, p50 / p99`,
@@ -462,9 +465,8 @@ async function main(): Promise<void> {
     const verdict = (met: boolean) => (met ? 'met    ' : 'NOT met');
     const aims = [
       `  ${verdict(result.busToCommitRatio >= 1 / 3)}  a transaction per batch ≥ ⅓ of raw commits: ` +
-        `${result.busToCommitRatio.toFixed(2)}; an event costs the machine ` +
-        `${(max.cpuUsEach / rawCommits.cpuUsEach).toFixed(1)} raw commits' CPU, with the cores ` +
-        `${Math.round(max.busyShare * 100)} % busy (raw commits: ${Math.round(rawCommits.busyShare * 100)} %)`,
+        `${result.busToCommitRatio.toFixed(2)}; an event costs the machine ${rawCommitsPerEvent} raw ` +
+        `commits' CPU, with the cores ${percent(max.busyShare)} busy (raw commits: ${percent(rawCommits.busyShare)})`,
       `  ${verdict(result.p99Ms < 20)}  p99 < 20 ms at ${number(LATENCY_RATE)} events/s: ${result.p99Ms} ms; ` +
         `two durable commits in a row, each with a p99 of ${result.rawCommitP99Ms} ms alone`,
     ].join('\n');
