@@ -49,14 +49,24 @@ export function createMailer(
     mailer: {
       send: async (message) => {
         const info = await transport.sendMail({ from, ...message });
-        await mkdir(mailDir, { recursive: true });
         const file = path.join(mailDir, emlName(new Date(), message.to, message.messageId));
-        await writeFile(file, info.message as Buffer);
+        await writeCreatingFolder(file, info.message as Buffer);
         logger.info('message written (no SMTP_URL set)', { file, subject: message.subject });
       },
     },
     close: () => transport.close(),
   };
+}
+
+/** Writes the file; the folder is made only when it is missing (at first, or removed since). */
+async function writeCreatingFolder(file: string, content: Buffer): Promise<void> {
+  try {
+    await writeFile(file, content);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, content);
+  }
 }
 
 /** "20261201T101500Z-asha_example.com-<id>.eml": sorted by time, safe on any file system. */

@@ -162,6 +162,29 @@ describe('confirmation participant', function () {
     }
   });
 
+  it('without SMTP_URL makes the mail folder again when it was removed while running', async () => {
+    const folder = await mkdtemp(path.join(tmpdir(), 'clinic-mail-test-'));
+    const outbox = path.join(folder, 'outbox');
+    const mail = createMailer(undefined, FROM, outbox);
+    const message = (n: number) => ({
+      messageId: `<m${n}@clinic.example>`,
+      to: 'a@example.com',
+      subject: `n${n}`,
+      text: 'x',
+    });
+    try {
+      await mail.mailer.send(message(1));
+      await rm(outbox, { recursive: true });
+      await mail.mailer.send(message(2));
+      const files = await readdir(outbox);
+      expect(files).to.have.length(1);
+      expect(files[0]).to.contain('m2_clinic.example');
+    } finally {
+      mail.close();
+      await rm(folder, { recursive: true, force: true });
+    }
+  });
+
   it('a mail server that is down fails transiently; once it is back the message goes out once', async () => {
     const down = createMailer('smtp://127.0.0.1:1', FROM, tmpdir());
     const up = createMailer(smtp.url, FROM, tmpdir());
