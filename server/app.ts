@@ -219,6 +219,7 @@ export function createApp(deps: AppDeps): Express {
       ...authDeps,
       clock,
       deadlineMs: config.SAGA_DEADLINE_MS,
+      redriveAfterMs: config.SAGA_REDRIVE_AFTER_MS,
       pendingLimit,
       cancellationCutoffMinutes,
       publish,

@@ -472,7 +472,8 @@ export async function redriveStalledSagas(
       .selectAll()
       .where((eb) =>
         eb.or([
-          eb('redrive_at', '<', now),
+          // Through the armed sagas' index: redrive_at itself is in none, so a step moves it in place.
+          eb.and([eb('redrive_armed', '=', true), eb('redrive_at', '<', now)]),
           // Never heard from since it was requested (its BookingRequested itself may be lost).
           eb.and([
             eb('redrive_at', 'is', null),

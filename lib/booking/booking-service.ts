@@ -53,6 +53,8 @@ export async function requestBooking(
   options: {
     clock: Clock;
     deadlineMs: number;
+    /** When the saga is re-driven if nothing answers its request (SAGA_REDRIVE_AFTER_MS). */
+    redriveAfterMs: number;
     /** At most this many of the patient's bookings still being processed (none: no cap). */
     pendingLimit?: number;
     newReference?: () => string;
@@ -98,6 +100,8 @@ export async function requestBooking(
     slot_end: slot?.end ?? null,
     slot_outcome: null,
     deadline_at: new Date(now.getTime() + options.deadlineMs),
+    // Armed from the start, as every step re-arms it: no step then changes whether it is armed.
+    redrive_at: new Date(now.getTime() + options.redriveAfterMs),
     created_at: now,
     finished_at: null,
   };

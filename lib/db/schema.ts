@@ -79,6 +79,8 @@ export interface BookingsTable {
   /** Re-drives done so far, and when the next is due (null: nothing is awaited). */
   redrives: Generated<number>;
   redrive_at: Date | null;
+  /** redrive_at IS NOT NULL, kept by PostgreSQL (migration 0012): what the re-drive sweep's index holds. */
+  redrive_armed: ColumnType<boolean, never, never>;
   /** A change of a confirmed booking under way. */
   change: Generated<'cancelling' | 'rescheduling' | null>;
   change_reason: Generated<string | null>;

@@ -115,6 +115,7 @@ export function bookingsApi(deps: BookingDeps): Router {
       {
         clock: deps.clock,
         deadlineMs: deps.deadlineMs,
+        redriveAfterMs: deps.redriveAfterMs,
         pendingLimit: deps.pendingLimit,
         publisher: WEB_PRODUCER,
       },

@@ -22,7 +22,11 @@ describe('the booking participant prices the booking', () => {
     const user = await createUser(db, buildUser());
     const services = await Promise.all(Array.from({ length: count }, () => createService(db)));
     const request = { userId: user.id, patient: buildPatient(), serviceIds: services.map((s) => s.id) };
-    const { booking } = await requestBooking(db, request, { clock: systemClock, deadlineMs: 60_000 });
+    const { booking } = await requestBooking(db, request, {
+      clock: systemClock,
+      deadlineMs: 60_000,
+      redriveAfterMs: 60_000,
+    });
     return { bookingId: booking.id, services };
   }
 

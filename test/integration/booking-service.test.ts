@@ -18,7 +18,7 @@ describe('requesting a booking (one statement)', () => {
     const user = await createUser(db, buildUser());
     const service = await createService(db);
     const request = { userId: user.id, patient: buildPatient(), serviceIds: [service.id] };
-    const options = { clock: systemClock, deadlineMs: 60_000 };
+    const options = { clock: systemClock, deadlineMs: 60_000, redriveAfterMs: 60_000 };
     const first = await requestBooking(db, request, options);
     const drawn = [first.booking.reference, 'MC-TEST-0001'];
     const second = await requestBooking(db, request, { ...options, newReference: () => drawn.shift()! });

@@ -1,13 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
-import { requestBooking } from '../../lib/booking/booking-service.js';
 import { sweepSagas } from '../../lib/booking/saga-sweep.js';
 import { streamKey } from '../../lib/bus/redis.js';
-import { systemClock } from '../../lib/clock.js';
 import { createDb, type Db } from '../../lib/db/database.js';
-import { createUser } from '../../lib/identity/user-service.js';
-import { buildPatient, buildUser, createService, keepOutboxAsFound } from '../support/factories.js';
+import { keepOutboxAsFound, requestedBooking } from '../support/factories.js';
 
 describe('the saga sweep: re-drives wait while the bus is behind', () => {
   let db: Db;
@@ -28,16 +25,13 @@ describe('the saga sweep: re-drives wait while the bus is behind', () => {
 
   /** A booking whose BookingRequested went out and was never answered (Redis lost it, or it is queued). */
   async function stalledBooking(): Promise<string> {
-    const user = await createUser(db, buildUser());
-    const service = await createService(db);
-    const request = { userId: user.id, patient: buildPatient(), serviceIds: [service.id] };
-    const { booking } = await requestBooking(db, request, { clock: systemClock, deadlineMs: 600_000 });
+    const { bookingId } = await requestedBooking(db, { redriveAfterMs: redrive.afterMs });
     await db
       .updateTable('bus.outbox')
       .set({ published_at: new Date() })
-      .where('payload', '@>', JSON.stringify({ bookingId: booking.id }))
+      .where('payload', '@>', JSON.stringify({ bookingId }))
       .execute();
-    return booking.id;
+    return bookingId;
   }
 
   /** Whether its BookingRequested counts as published, and how often the saga was re-driven. */

@@ -37,7 +37,7 @@ export async function pricedBooking(
       patient,
       serviceIds: options.services.map((service) => service.id),
     },
-    { clock: systemClock, deadlineMs: 600_000 },
+    { clock: systemClock, deadlineMs: 600_000, redriveAfterMs: 60_000 },
   );
   const basePaise = options.services.reduce((sum, service) => sum + service.pricePaise, 0);
   const basisPoints = options.discountBasisPoints ?? 0;

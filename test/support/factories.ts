@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { Express } from 'express';
 import type { Db } from '../../lib/db/database.js';
 import type { ServiceGender } from '../../lib/catalogue/service-rules.js';
-import { upsertAdmin } from '../../lib/identity/user-service.js';
+import { requestBooking } from '../../lib/booking/booking-service.js';
+import { systemClock } from '../../lib/clock.js';
+import { createUser, upsertAdmin } from '../../lib/identity/user-service.js';
 import { Client } from './http.js';
 
 const unique = () => randomUUID().slice(0, 8);
@@ -76,6 +78,20 @@ export async function loggedInAdmin(app: Express, db: Db) {
   const client = new Client(app);
   const user = await client.login(credentials);
   return { client, user };
+}
+
+/** A patient's booking of one new service, requested as the web requests it (its saga not run). */
+export async function requestedBooking(db: Db, options: { redriveAfterMs?: number } = {}) {
+  const user = await createUser(db, buildUser());
+  const service = await createService(db);
+  const patient = buildPatient();
+  const request = { userId: user.id, patient, serviceIds: [service.id] };
+  const { booking } = await requestBooking(db, request, {
+    clock: systemClock,
+    deadlineMs: 600_000,
+    redriveAfterMs: options.redriveAfterMs ?? 60_000,
+  });
+  return { bookingId: booking.id, service, patient };
 }
 
 /**

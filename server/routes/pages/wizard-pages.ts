@@ -38,6 +38,8 @@ export interface WizardDeps {
   db: Db;
   clock: Clock;
   deadlineMs: number;
+  /** SAGA_REDRIVE_AFTER_MS: when a request nothing answered is re-driven. */
+  redriveAfterMs: number;
   /** At most this many of a patient's bookings still being processed (BOOKING_PENDING_LIMIT). */
   pendingLimit: number;
   /** Publishes a booking request's events itself, right after its commit. */
@@ -183,6 +185,7 @@ export function wizardPages(deps: WizardDeps): Router {
         {
           clock: deps.clock,
           deadlineMs: deps.deadlineMs,
+          redriveAfterMs: deps.redriveAfterMs,
           pendingLimit: deps.pendingLimit,
           publisher: WEB_PRODUCER,
         },
