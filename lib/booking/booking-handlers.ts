@@ -474,7 +474,7 @@ export async function redriveStalledSagas(
         eb.or([
           // Through the armed sagas' index: redrive_at itself is in none, so a step moves it in place.
           eb.and([eb('redrive_armed', '=', true), eb('redrive_at', '<', now)]),
-          // Never heard from since it was requested (its BookingRequested itself may be lost).
+          // Requested before a request armed the clock (migration 0012) and never heard from since.
           eb.and([
             eb('redrive_at', 'is', null),
             eb('redrives', '=', 0),
