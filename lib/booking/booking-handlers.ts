@@ -239,17 +239,14 @@ export function bookingHandlers(
         .execute();
     },
     SlotReserved: async (event, context) => {
-      const { data } = event;
-      if ('cause' in data) await moved(event, data, context);
+      if ('cause' in event.data) await newPlaceReserved(event, event.data, context);
       else await saga(event, context);
     },
     SlotSkipped: saga,
     SlotRejected: saga,
     SlotReleased: async (event, context) => {
-      // The old place of a move: the booking holds its new one, so this is only a step on its timeline.
       if (event.data.cause === 'reschedule') {
-        await lockBooking(context.trx, event.bookingId);
-        await recordTimeline(context.trx, [event]);
+        await oldPlaceReleased(event, context);
         return;
       }
       await runSaga(event, context, redrive);
@@ -300,17 +297,54 @@ export function bookingHandlers(
   };
 }
 
-/** The scheduling answer to the reschedule under way (not a stale or repeated one). */
-/** A reschedule's new place is held (its old one given back): the booking moves to it. */
-async function moved(
+/**
+ * A move is two answers from scheduling, written in one transaction: the new place reserved, then the
+ * old one released (none for a walk-in). They may arrive in either order; the move settles on the
+ * second, so its timeline is whole once BookingRescheduled is on it.
+ */
+async function newPlaceReserved(
   event: Event<'SlotReserved'>,
-  data: { slotStart: string; slotEnd: string },
+  data: { slotStart: string; slotEnd: string; previousSlotStart: string | null },
   context: HandlerContext,
 ): Promise<void> {
   const booking = await lockBooking(context.trx, event.bookingId);
   // Only the answer to the move under way counts (a redelivered one is on the timeline already).
   if (!answersMove(booking, event)) return;
   await recordTimeline(context.trx, [event]);
+  const to = { start: new Date(data.slotStart), end: new Date(data.slotEnd) };
+  if (data.previousSlotStart === null || booking.slot_released) {
+    await move(context, booking, to);
+    return;
+  }
+  await context.trx
+    .updateTable('booking.bookings')
+    .set({ change_slot_start: to.start, change_slot_end: to.end, updated_at: sql<Date>`now()` })
+    .where('id', '=', booking.id)
+    .execute();
+}
+
+async function oldPlaceReleased(event: Event<'SlotReleased'>, context: HandlerContext): Promise<void> {
+  const booking = await lockBooking(context.trx, event.bookingId);
+  await recordTimeline(context.trx, [event]);
+  if (!answersMove(booking, event)) return;
+  if (booking.change_slot_start && booking.change_slot_end) {
+    await move(context, booking, { start: booking.change_slot_start, end: booking.change_slot_end });
+    return;
+  }
+  // Ahead of the reservation: the booking keeps its old times until the new place is confirmed.
+  await context.trx
+    .updateTable('booking.bookings')
+    .set({ slot_released: true, updated_at: sql<Date>`now()` })
+    .where('id', '=', booking.id)
+    .execute();
+}
+
+/** Both answers are in: the booking moves to its new place and says so. */
+async function move(
+  context: HandlerContext,
+  booking: Booking,
+  to: { start: Date; end: Date },
+): Promise<void> {
   const inviteSequence = booking.invite_sequence + 1;
   const rescheduled = context.emit('BookingRescheduled', {
     reference: booking.reference,
@@ -318,7 +352,7 @@ async function moved(
       booking.slot_start && booking.slot_end
         ? { start: formatIst(booking.slot_start), end: formatIst(booking.slot_end) }
         : null,
-    appointment: { start: data.slotStart, end: data.slotEnd },
+    appointment: { start: formatIst(to.start), end: formatIst(to.end) },
     reason: booking.change_reason,
     patient: { name: booking.patient_name, email: booking.patient_email },
     inviteSequence,
@@ -326,8 +360,8 @@ async function moved(
   await context.trx
     .updateTable('booking.bookings')
     .set({
-      slot_start: new Date(data.slotStart),
-      slot_end: new Date(data.slotEnd),
+      slot_start: to.start,
+      slot_end: to.end,
       // A walk-in given a time now holds a place that a cancellation gives back.
       slot_outcome: 'reserved',
       slot_released: false,
@@ -337,7 +371,7 @@ async function moved(
     .where('id', '=', booking.id)
     .execute();
   await recordTimeline(context.trx, [rescheduled]);
-  logger.info('booking rescheduled', { slotStart: data.slotStart });
+  logger.info('booking rescheduled', { slotStart: formatIst(to.start) });
 }
 
 function answersMove(booking: Booking, event: Event): boolean {
@@ -348,6 +382,7 @@ function answersMove(booking: Booking, event: Event): boolean {
 const changeSettled = {
   change: null,
   change_slot_start: null,
+  change_slot_end: null,
   change_event_id: null,
   redrives: 0,
   redrive_at: null,

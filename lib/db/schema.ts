@@ -90,6 +90,8 @@ export interface BookingsTable {
   invite_sequence: Generated<number>;
   /** The slot a reschedule under way asks for, and the RescheduleRequested that asked. */
   change_slot_start: Generated<Date | null>;
+  /** The end of that slot once its place is reserved: the move waits for the old place's release. */
+  change_slot_end: Generated<Date | null>;
   change_event_id: Generated<string | null>;
 }
 

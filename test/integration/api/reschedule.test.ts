@@ -128,7 +128,24 @@ describe('API: POST /api/bookings/:id/reschedule', function () {
     const tooLate = await confirmed(null);
     const res = await reschedule(patient.client, walkIn.id, { slotStart: TOMORROW_10_00 });
     expect(res.status, res.text).to.equal(202);
-    expect((await rescheduleEvents(walkIn.id))[0]?.data).to.include({ previousSlotStart: null });
+    const [asked] = await rescheduleEvents(walkIn.id);
+    expect(asked?.data).to.include({ previousSlotStart: null });
+    // No old place to give back: the new one's reservation alone moves the booking.
+    const reserved = followUp(parseEvent(asked) as Event<'RescheduleRequested'>, 'SlotReserved', {
+      slotStart: TOMORROW_10_00,
+      slotEnd: '2026-12-02T10:15:00+05:30',
+      scheduleVersion: 1,
+      cause: 'reschedule',
+      previousSlotStart: null,
+    });
+    const emitted = await handle(testApp.db, handlers, reserved);
+    expect(
+      emitted.map((event) => [event.type, (event.data as { previous?: unknown }).previous]),
+    ).to.deep.equal([['BookingRescheduled', null]]);
+    expect(await changeOf(walkIn.id)).to.deep.include({
+      change: null,
+      slot_start: new Date(TOMORROW_10_00),
+    });
     clock.set('2026-12-01T18:31:00Z'); // 00:01 IST the next day
     expectError(
       await reschedule(patient.client, tooLate.id, { slotStart: TOMORROW_10_00 }),
@@ -303,90 +320,103 @@ describe('API: POST /api/bookings/:id/reschedule', function () {
     expect(again.published_at).to.equal(null);
   });
 
-  it('moves the booking when its new place is reserved, once; the old place’s release and stale answers change nothing', async () => {
-    const booking = await confirmed();
-    expect((await reschedule(patient.client, booking.id, { slotStart: TOMORROW_10_00 })).status).to.equal(
-      202,
-    );
-    const [asked] = await rescheduleEvents(booking.id);
-    const request = parseEvent(asked) as Event<'RescheduleRequested'>;
-    const reserved = followUp(request, 'SlotReserved', {
-      slotStart: TOMORROW_10_00,
-      slotEnd: '2026-12-02T10:15:00+05:30',
-      scheduleVersion: 1,
-      cause: 'reschedule',
-      previousSlotStart: TODAY_15_00.start,
+  for (const order of ['reservation first', 'release first'] as const) {
+    it(`moves the booking once its new place is reserved and its old one released (${order}), once; stale answers change nothing`, async () => {
+      const booking = await confirmed();
+      expect((await reschedule(patient.client, booking.id, { slotStart: TOMORROW_10_00 })).status).to.equal(
+        202,
+      );
+      const [asked] = await rescheduleEvents(booking.id);
+      const request = parseEvent(asked) as Event<'RescheduleRequested'>;
+      const reserved = followUp(request, 'SlotReserved', {
+        slotStart: TOMORROW_10_00,
+        slotEnd: '2026-12-02T10:15:00+05:30',
+        scheduleVersion: 1,
+        cause: 'reschedule',
+        previousSlotStart: TODAY_15_00.start,
+      });
+      const oldReleased = followUp(request, 'SlotReleased', {
+        slotStart: TODAY_15_00.start,
+        cause: 'reschedule',
+      });
+      const [first, second] =
+        order === 'reservation first' ? [reserved, oldReleased] : [oldReleased, reserved];
+      // One answer alone settles nothing: the booking keeps its time and is still moving.
+      expect(await handle(testApp.db, handlers, first)).to.deep.equal([]);
+      expect(await changeOf(booking.id)).to.deep.include({
+        change: 'rescheduling',
+        slot_start: new Date(TODAY_15_00.start),
+      });
+      const who = await testApp.db
+        .selectFrom('booking.bookings')
+        .select(['patient_name', 'patient_email'])
+        .where('id', '=', booking.id)
+        .executeTakeFirstOrThrow();
+      const emitted = await handle(testApp.db, handlers, second);
+      expect(emitted.map((event) => [event.type, event.data])).to.deep.equal([
+        [
+          'BookingRescheduled',
+          {
+            reference: booking.reference,
+            previous: TODAY_15_00,
+            appointment: { start: TOMORROW_10_00, end: '2026-12-02T10:15:00+05:30' },
+            reason: null,
+            patient: { name: who.patient_name, email: who.patient_email },
+            inviteSequence: 1,
+          },
+        ],
+      ]);
+      expect(await handle(testApp.db, handlers, reserved)).to.deep.equal([]);
+      expect(await handle(testApp.db, handlers, oldReleased)).to.deep.equal([]);
+      const stale = followUp(request, 'RescheduleRejected', { slotStart: TOMORROW_10_00, reason: 'full' });
+      expect(await handle(testApp.db, handlers, stale)).to.deep.equal([]);
+      const row = await testApp.db
+        .selectFrom('booking.bookings')
+        .select([
+          'status',
+          'change',
+          'change_slot_start',
+          'change_slot_end',
+          'slot_start',
+          'slot_end',
+          'slot_outcome',
+          'slot_released',
+          'invite_sequence',
+          'redrive_at',
+        ])
+        .where('id', '=', booking.id)
+        .executeTakeFirstOrThrow();
+      expect(row).to.deep.equal({
+        status: 'CONFIRMED',
+        change: null,
+        change_slot_start: null,
+        change_slot_end: null,
+        slot_start: new Date(TOMORROW_10_00),
+        slot_end: new Date('2026-12-02T10:15:00+05:30'),
+        slot_outcome: 'reserved',
+        slot_released: false,
+        invite_sequence: 1,
+        redrive_at: null,
+      });
+      const view = await patient.client.get(`/api/bookings/${booking.id}/status`).expect(200);
+      expect(view.body.booking.appointment).to.deep.equal({
+        start: TOMORROW_10_00,
+        end: '2026-12-02T10:15:00+05:30',
+      });
+      // Each step once, the stale rejection not among them; the move's outcome is last.
+      const types = (view.body.booking.events as { type: string }[]).map((e) => e.type);
+      // The booking was a walk-in on its timeline (SlotSkipped): the one SlotReserved is the new place.
+      expect(
+        types.filter(
+          (type) => type.includes('Reschedul') || type === 'SlotReleased' || type === 'SlotReserved',
+        ),
+      ).to.deep.equal(['RescheduleRequested', 'SlotReserved', 'SlotReleased', 'BookingRescheduled']);
+      // Free to change again.
+      expect(
+        (await reschedule(patient.client, booking.id, { slotStart: '2026-12-02T11:00:00+05:30' })).status,
+      ).to.equal(202);
     });
-    const oldReleased = followUp(request, 'SlotReleased', {
-      slotStart: TODAY_15_00.start,
-      cause: 'reschedule',
-    });
-    // The release may overtake the reservation: it is only a step on the timeline.
-    expect(await handle(testApp.db, handlers, oldReleased)).to.deep.equal([]);
-    const who = await testApp.db
-      .selectFrom('booking.bookings')
-      .select(['patient_name', 'patient_email'])
-      .where('id', '=', booking.id)
-      .executeTakeFirstOrThrow();
-    const emitted = await handle(testApp.db, handlers, reserved);
-    expect(emitted.map((event) => [event.type, event.data])).to.deep.equal([
-      [
-        'BookingRescheduled',
-        {
-          reference: booking.reference,
-          previous: TODAY_15_00,
-          appointment: { start: TOMORROW_10_00, end: '2026-12-02T10:15:00+05:30' },
-          reason: null,
-          patient: { name: who.patient_name, email: who.patient_email },
-          inviteSequence: 1,
-        },
-      ],
-    ]);
-    expect(await handle(testApp.db, handlers, reserved)).to.deep.equal([]);
-    const stale = followUp(request, 'RescheduleRejected', { slotStart: TOMORROW_10_00, reason: 'full' });
-    expect(await handle(testApp.db, handlers, stale)).to.deep.equal([]);
-    const row = await testApp.db
-      .selectFrom('booking.bookings')
-      .select([
-        'status',
-        'change',
-        'slot_start',
-        'slot_end',
-        'slot_outcome',
-        'slot_released',
-        'invite_sequence',
-        'redrive_at',
-      ])
-      .where('id', '=', booking.id)
-      .executeTakeFirstOrThrow();
-    expect(row).to.deep.equal({
-      status: 'CONFIRMED',
-      change: null,
-      slot_start: new Date(TOMORROW_10_00),
-      slot_end: new Date('2026-12-02T10:15:00+05:30'),
-      slot_outcome: 'reserved',
-      slot_released: false,
-      invite_sequence: 1,
-      redrive_at: null,
-    });
-    const view = await patient.client.get(`/api/bookings/${booking.id}/status`).expect(200);
-    expect(view.body.booking.appointment).to.deep.equal({
-      start: TOMORROW_10_00,
-      end: '2026-12-02T10:15:00+05:30',
-    });
-    // Each step once, the stale rejection not among them (their order is the end-to-end suite's to check).
-    const types = (view.body.booking.events as { type: string }[]).map((e) => e.type);
-    // The booking was a walk-in on its timeline (SlotSkipped): the one SlotReserved is the new place.
-    expect(
-      types
-        .filter((type) => type.includes('Reschedul') || type === 'SlotReleased' || type === 'SlotReserved')
-        .sort(),
-    ).to.deep.equal(['BookingRescheduled', 'RescheduleRequested', 'SlotReleased', 'SlotReserved']);
-    // Free to change again.
-    expect(
-      (await reschedule(patient.client, booking.id, { slotStart: '2026-12-02T11:00:00+05:30' })).status,
-    ).to.equal(202);
-  });
+  }
 
   it('keeps the booking’s time when the new slot is full, and lets it be changed again', async () => {
     const booking = await confirmed();
