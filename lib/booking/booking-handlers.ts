@@ -318,7 +318,7 @@ async function newPlaceReserved(
   }
   await context.trx
     .updateTable('booking.bookings')
-    .set({ change_slot_start: to.start, change_slot_end: to.end, updated_at: sql<Date>`now()` })
+    .set({ change_slot_end: to.end, updated_at: sql<Date>`now()` })
     .where('id', '=', booking.id)
     .execute();
 }
@@ -327,6 +327,7 @@ async function oldPlaceReleased(event: Event<'SlotReleased'>, context: HandlerCo
   const booking = await lockBooking(context.trx, event.bookingId);
   await recordTimeline(context.trx, [event]);
   if (!answersMove(booking, event)) return;
+  // change_slot_start is the time asked for (set with the request); its end comes with the reservation.
   if (booking.change_slot_start && booking.change_slot_end) {
     await move(context, booking, { start: booking.change_slot_start, end: booking.change_slot_end });
     return;
